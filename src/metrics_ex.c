@@ -1,0 +1,77 @@
+/*
+ * metrics_ex.c
+ *		Module entry point and configuration (GUCs).
+ *
+ * The extension works without shared_preload_libraries; preloading only adds
+ * the background workers.  Settings are therefore defined here, whenever the
+ * library is first loaded, not only by the postmaster.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "metrics_ex.h"
+
+PG_MODULE_MAGIC;
+
+int			metrics_ex_max_series_per_metric = 10000;
+char	   *metrics_ex_retention = NULL;
+
+void		_PG_init(void);
+
+/* Retention must parse as a positive interval. */
+static bool
+check_retention(char **newval, void **extra, GucSource source)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Interval   *volatile iv = NULL;
+
+	/* interval_in reports bad text by ERROR; a check hook must return false */
+	PG_TRY();
+	{
+		iv = (Interval *) DatumGetPointer(
+										  DirectFunctionCall3(interval_in,
+															  CStringGetDatum(*newval),
+															  ObjectIdGetDatum(InvalidOid),
+															  Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+
+	if (iv == NULL || iv->month < 0 || iv->day < 0 || iv->time < 0 ||
+		(iv->month == 0 && iv->day == 0 && iv->time == 0))
+	{
+		GUC_check_errdetail("metrics_ex.retention must be a positive interval such as '24 hours'.");
+		return false;
+	}
+	return true;
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("metrics_ex.max_series_per_metric",
+							"Default maximum number of tag sets (series) per metric.",
+							"A metric's own max_series, set with metrics_ex.define(), wins.",
+							&metrics_ex_max_series_per_metric,
+							10000, 1, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("metrics_ex.retention",
+							   "Default retention of raw samples.",
+							   "A metric's own retention, set with metrics_ex.set_retention(), wins.",
+							   &metrics_ex_retention,
+							   "24 hours",
+							   PGC_SIGHUP, 0,
+							   check_retention, NULL, NULL);
+
+	MarkGUCPrefixReserved("metrics_ex");
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make demo: install, build, start a private cluster, load a small realistic
+# data set and show what metrics_ex does with it.  Each feature adds a step
+# as test/demo.d/NN_name.sql; they run in order against database "demo".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash test/setup.sh
+
+dir=${METRICS_EX_DEMO_DIR:-/var/tmp/metrics_ex_demo}
+port=${METRICS_EX_DEMO_PORT:-55433}
+bash test/cluster.sh stop "$dir" 2>/dev/null || true
+rm -rf "$dir"
+bash test/cluster.sh start "$dir" "$port"
+export PGHOST=$dir PGPORT=$port PGUSER=postgres
+
+psql -qX -d postgres -c "CREATE DATABASE demo" >/dev/null
+for step in test/demo.d/*.sql; do
+    echo
+    echo "################ $(basename "$step" .sql)"
+    psql -X -d demo -v ON_ERROR_STOP=1 -P pager=off -f "$step"
+done
+
+cat <<MSG
+
+The demo cluster is still running.  Connect with:
+    psql -h $dir -p $port -U postgres demo
+Stop it with:
+    bash test/cluster.sh stop $dir
+MSG
