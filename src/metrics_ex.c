@@ -8,12 +8,15 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "metrics_ex.h"
+#include "storage.h"
 
 PG_MODULE_MAGIC;
 
@@ -74,4 +77,6 @@ _PG_init(void)
 							   check_retention, NULL, NULL);
 
 	MarkGUCPrefixReserved("metrics_ex");
+
+	storage_install_hooks();
 }

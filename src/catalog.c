@@ -1,0 +1,505 @@
+/*
+ * catalog.c
+ *		Metric definitions and series: name/tags -> ids (see catalog.h).
+ *
+ * Catalog rows are written with SPI as the owner of the extension's tables,
+ * so a writer role needs no privilege on them: the gate is INSERT on
+ * metrics_ex.ingest, checked once per transaction.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+#include "metrics_ex.h"
+
+#define METRIC_NAME_MAX 200
+
+PG_FUNCTION_INFO_V1(metrics_ex_invalidate_cache);
+
+typedef struct MetricEntry
+{
+	char		name[METRIC_NAME_MAX + 1];	/* hash key */
+	MetricInfo	info;
+} MetricEntry;
+
+typedef struct SeriesKey
+{
+	int32		metric_id;
+	uint32		hash;			/* of the canonical tags' bytes */
+} SeriesKey;
+
+typedef struct SeriesEntry
+{
+	SeriesKey	key;
+	int64		series_id;
+	Jsonb	   *tags;
+	struct SeriesEntry *next;	/* other tags with the same hash */
+} SeriesEntry;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *metric_cache = NULL;
+static HTAB *series_cache = NULL;
+static bool callbacks_registered = false;
+
+/* Relations we depend on; reset by invalidation, looked up per transaction. */
+static Oid	metrics_relid = InvalidOid;
+static Oid	series_relid = InvalidOid;
+static Oid	samples_relid = InvalidOid;
+static Oid	owner_oid = InvalidOid;
+
+/* Per-transaction state */
+static bool xact_ready = false;
+static Oid	xact_checked_user = InvalidOid;
+
+void
+catalog_flush(void)
+{
+	if (cache_cxt != NULL)
+		MemoryContextReset(cache_cxt);
+	metric_cache = NULL;
+	series_cache = NULL;
+}
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	/* ids and owner are looked up again by the next catalog_begin_write() */
+	if (relid == InvalidOid || relid == metrics_relid || relid == series_relid)
+	{
+		catalog_flush();
+		xact_ready = false;
+	}
+}
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	/* An aborted transaction may have created rows our caches point at. */
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		catalog_flush();
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		xact_ready = false;
+}
+
+static void
+subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+				 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		catalog_flush();
+}
+
+static void
+ensure_caches(void)
+{
+	HASHCTL		ctl;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		RegisterXactCallback(xact_callback, NULL);
+		RegisterSubXactCallback(subxact_callback, NULL);
+		cache_cxt = AllocSetContextCreate(CacheMemoryContext,
+										  "metrics_ex catalog cache",
+										  ALLOCSET_DEFAULT_SIZES);
+		callbacks_registered = true;
+	}
+	if (metric_cache == NULL)
+	{
+		ctl.keysize = METRIC_NAME_MAX + 1;
+		ctl.entrysize = sizeof(MetricEntry);
+		ctl.hcxt = cache_cxt;
+		metric_cache = hash_create("metrics_ex metrics", 64, &ctl,
+								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (series_cache == NULL)
+	{
+		ctl.keysize = sizeof(SeriesKey);
+		ctl.entrysize = sizeof(SeriesEntry);
+		ctl.hcxt = cache_cxt;
+		series_cache = hash_create("metrics_ex series", 1024, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
+static Oid
+lookup_relid(Oid nsp, const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", METRICS_EX_SCHEMA, relname),
+				 errhint("Is the extension metrics_ex installed in this database?")));
+	return relid;
+}
+
+void
+catalog_begin_write(void)
+{
+	Oid			ingest_relid;
+	AclResult	aclresult;
+
+	ensure_caches();
+	if (xact_ready && xact_checked_user == GetUserId())
+		return;
+
+	{
+		Oid			nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
+
+		metrics_relid = lookup_relid(nsp, "metrics");
+		series_relid = lookup_relid(nsp, "series");
+		samples_relid = lookup_relid(nsp, "samples");
+		ingest_relid = lookup_relid(nsp, "ingest");
+	}
+
+	aclresult = pg_class_aclcheck(ingest_relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to record metrics"),
+				 errhint("Recording needs INSERT on metrics_ex.ingest: GRANT INSERT ON metrics_ex.ingest TO the writer role.")));
+
+	{
+		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(samples_relid));
+
+		if (!HeapTupleIsValid(tp))
+			elog(ERROR, "cache lookup failed for relation %u", samples_relid);
+		owner_oid = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+		ReleaseSysCache(tp);
+	}
+
+	xact_ready = true;
+	xact_checked_user = GetUserId();
+}
+
+Oid
+catalog_owner(void)
+{
+	Assert(OidIsValid(owner_oid));
+	return owner_oid;
+}
+
+Oid
+catalog_samples_relid(void)
+{
+	Assert(OidIsValid(samples_relid));
+	return samples_relid;
+}
+
+MetricKind
+kind_from_cstring(const char *s, const char *argname)
+{
+	if (s == NULL || s[0] == '\0')
+		return KIND_NONE;
+	if (strcmp(s, "counter") == 0)
+		return KIND_COUNTER;
+	if (strcmp(s, "gauge") == 0)
+		return KIND_GAUGE;
+	if (strcmp(s, "histogram") == 0)
+		return KIND_HISTOGRAM;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s \"%s\"", argname, s),
+			 errhint("The kind is one of counter, gauge or histogram.")));
+	return KIND_NONE;			/* keep compiler quiet */
+}
+
+const char *
+kind_name(MetricKind kind)
+{
+	switch (kind)
+	{
+		case KIND_COUNTER:
+			return "counter";
+		case KIND_GAUGE:
+			return "gauge";
+		case KIND_HISTOGRAM:
+			return "histogram";
+		default:
+			return NULL;
+	}
+}
+
+void
+check_metric_name(const char *name, int len, const char *argname)
+{
+	bool		ok = len > 0 && len <= METRIC_NAME_MAX;
+
+	for (int i = 0; ok && i < len; i++)
+	{
+		char		c = name[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			c == ':' || (i > 0 && c >= '0' && c <= '9');
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid metric %s \"%.*s\"", argname, Min(len, METRIC_NAME_MAX), name),
+				 errhint("Metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* and be at most %d characters, as in Prometheus.",
+						 METRIC_NAME_MAX)));
+}
+
+/* MetricsEx's guess at a kind from the name and the value's shape. */
+static MetricKind
+infer_kind(const char *name, int len, bool integral)
+{
+	static const char *const gauge_words[] = {"depth", "size", "active", "current"};
+
+	if (len >= 6 && memcmp(name + len - 6, "_total", 6) == 0)
+		return KIND_COUNTER;
+	if (!integral)
+		return KIND_HISTOGRAM;
+	for (int i = 0; i < (int) lengthof(gauge_words); i++)
+		if (strstr(name, gauge_words[i]) != NULL)
+			return KIND_GAUGE;
+	return KIND_COUNTER;
+}
+
+/*
+ * SPI as the tables' owner.  A restricted security context keeps a hostile
+ * caller's search_path and settings out of our statements.
+ */
+void
+owner_begin(OwnerContext *oc)
+{
+	GetUserIdAndSecContext(&oc->save_userid, &oc->save_sec);
+	SetUserIdAndSecContext(owner_oid,
+						   oc->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	oc->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+owner_end(OwnerContext *oc)
+{
+	SPI_finish();
+	AtEOXact_GUC(false, oc->save_nestlevel);
+	SetUserIdAndSecContext(oc->save_userid, oc->save_sec);
+}
+
+static void
+metric_from_row(MetricInfo *info, const char *name)
+{
+	bool		isnull;
+	char	   *kind;
+
+	info->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	info->kind = kind_from_cstring(kind, "kind");
+	info->max_series = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (isnull)
+		info->max_series = 0;
+}
+
+MetricInfo
+catalog_metric(const char *name, int len, MetricKind want, bool integral)
+{
+	char		key[METRIC_NAME_MAX + 1];
+	MetricEntry *entry;
+	bool		found;
+
+	check_metric_name(name, len, "name");
+	ensure_caches();
+	memcpy(key, name, len);
+	key[len] = '\0';
+	entry = hash_search(metric_cache, key, HASH_FIND, NULL);
+
+	if (entry == NULL)
+	{
+		OwnerContext oc;
+		MetricInfo	info;
+		Oid			argtypes[2] = {TEXTOID, TEXTOID};
+		Datum		args[2];
+
+		args[0] = PointerGetDatum(cstring_to_text(key));
+		owner_begin(&oc);
+		if (SPI_execute_with_args("SELECT id, kind, max_series FROM metrics_ex.metrics "
+								  "WHERE name OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "metrics_ex: metric lookup failed");
+		if (SPI_processed == 0)
+		{
+			MetricKind	kind = want != KIND_NONE ? want : infer_kind(key, len, integral);
+
+			args[1] = PointerGetDatum(cstring_to_text(kind_name(kind)));
+			if (SPI_execute_with_args("INSERT INTO metrics_ex.metrics (name, kind) VALUES ($1, $2) "
+									  "ON CONFLICT (name) DO NOTHING RETURNING id, kind, max_series",
+									  2, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+				elog(ERROR, "metrics_ex: metric insert failed");
+			/* lost a race with a concurrent definition: read the winner */
+			if (SPI_processed == 0 &&
+				SPI_execute_with_args("SELECT id, kind, max_series FROM metrics_ex.metrics "
+									  "WHERE name OPERATOR(pg_catalog.=) $1",
+									  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "metrics_ex: metric lookup failed");
+			if (SPI_processed == 0)
+				elog(ERROR, "metrics_ex: metric \"%s\" vanished while being defined", key);
+		}
+		metric_from_row(&info, key);
+		owner_end(&oc);
+
+		/* The catalog lookup may have flushed the cache (invalidation). */
+		ensure_caches();
+		entry = hash_search(metric_cache, key, HASH_ENTER, &found);
+		entry->info = info;
+	}
+
+	if (want != KIND_NONE && want != entry->info.kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("metric \"%s\" is a %s, not a %s", key,
+						kind_name(entry->info.kind), kind_name(want)),
+				 errhint("Record it as a %s, or use another metric name.",
+						 kind_name(entry->info.kind))));
+	return entry->info;
+}
+
+static int64
+series_from_catalog(const MetricInfo *metric, Jsonb *tags)
+{
+	OwnerContext oc;
+	Oid			argtypes[2] = {INT4OID, JSONBOID};
+	Datum		args[2];
+	bool		isnull;
+	int64		id;
+	const char *find = "SELECT id FROM metrics_ex.series "
+		"WHERE metric_id OPERATOR(pg_catalog.=) $1 AND tags OPERATOR(pg_catalog.=) $2";
+
+	args[0] = Int32GetDatum(metric->id);
+	args[1] = JsonbPGetDatum(tags);
+
+	owner_begin(&oc);
+	if (SPI_execute_with_args(find, 2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "metrics_ex: series lookup failed");
+
+	if (SPI_processed == 0)
+	{
+		int64		nseries;
+		int32		limit;
+
+		/*
+		 * A new tag set.  Lock the metric's row so that concurrent creators
+		 * count each other's series, then look again: the lock may have waited
+		 * for a transaction that created this very series.
+		 */
+		if (SPI_execute_with_args("SELECT coalesce(max_series, 0) FROM metrics_ex.metrics "
+								  "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "metrics_ex: metric %d vanished", metric->id);
+		limit = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (limit <= 0)
+			limit = metrics_ex_max_series_per_metric;
+
+		if (SPI_execute_with_args(find, 2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "metrics_ex: series lookup failed");
+		if (SPI_processed == 0)
+		{
+			if (SPI_execute_with_args("SELECT count(*) FROM metrics_ex.series "
+									  "WHERE metric_id OPERATOR(pg_catalog.=) $1",
+									  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+				elog(ERROR, "metrics_ex: series count failed");
+			nseries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			if (nseries >= limit)
+			{
+				char	   *tagtext = JsonbToCString(NULL, &tags->root, VARSIZE(tags));
+
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("metric has reached its limit of %d series; tags %s would make a new one",
+								limit, tagtext),
+						 errhint("Existing series keep recording.  Raise the limit with metrics_ex.define(name, kind, max_series => ...) or metrics_ex.max_series_per_metric, or move high-cardinality values to work_id, trace_id, plan_id or step_id.")));
+			}
+			if (SPI_execute_with_args("INSERT INTO metrics_ex.series (metric_id, tags) VALUES ($1, $2) RETURNING id",
+									  2, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
+				elog(ERROR, "metrics_ex: series insert failed");
+		}
+	}
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	owner_end(&oc);
+	return id;
+}
+
+int64
+catalog_series(const MetricInfo *metric, Jsonb *tags)
+{
+	SeriesKey	key;
+	SeriesEntry *entry;
+	SeriesEntry *e;
+	bool		found;
+	int64		id;
+	Size		size = VARSIZE(tags);
+
+	ensure_caches();
+	memset(&key, 0, sizeof(key));
+	key.metric_id = metric->id;
+	key.hash = hash_bytes((const unsigned char *) tags, size);
+
+	entry = hash_search(series_cache, &key, HASH_FIND, NULL);
+	for (e = entry; e != NULL; e = e->next)
+		if (VARSIZE(e->tags) == size && memcmp(e->tags, tags, size) == 0)
+			return e->series_id;
+
+	id = series_from_catalog(metric, tags);
+
+	/* The catalog lookup may have flushed the cache (invalidation). */
+	ensure_caches();
+	entry = hash_search(series_cache, &key, HASH_ENTER, &found);
+	if (found)
+	{
+		e = MemoryContextAlloc(cache_cxt, sizeof(SeriesEntry));
+		e->next = entry->next;
+		entry->next = e;
+	}
+	else
+	{
+		e = entry;
+		e->next = NULL;
+	}
+	e->series_id = id;
+	e->tags = MemoryContextAlloc(cache_cxt, size);
+	memcpy(e->tags, tags, size);
+	return id;
+}
+
+/*
+ * Statement trigger on metrics_ex.metrics and metrics_ex.series: a change
+ * other than an insert may leave cached ids pointing at rows that are gone or
+ * changed, so every backend's cache is told to flush.
+ */
+Datum
+metrics_ex_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "metrics_ex_invalidate_cache: not called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

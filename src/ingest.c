@@ -1,0 +1,298 @@
+/*
+ * ingest.c
+ *		The write API: record(), increment(), gauge(), histogram() and the
+ *		INSTEAD OF trigger behind the metrics_ex.ingest view (INSERT, COPY).
+ *
+ * Every path ends in record_sample(): check the value and time, resolve the
+ * metric (defining it on first use) and the series, store the sample.  An
+ * error aborts the statement, so a bad row in a bulk load stores nothing.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "storage.h"
+#include "tags.h"
+
+PG_FUNCTION_INFO_V1(metrics_ex_record);
+PG_FUNCTION_INFO_V1(metrics_ex_record_kind);
+PG_FUNCTION_INFO_V1(metrics_ex_ingest_trigger);
+
+/* Largest magnitude below which every float8 integer is exact */
+#define EXACT_INTEGER_LIMIT 9007199254740992.0
+
+static void
+record_sample(text *name, MetricKind want, float8 value, bool integral,
+			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
+{
+	MetricInfo	metric;
+	int64		series_id;
+
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value must be a finite number"),
+				 errhint("NaN and infinity cannot be recorded.")));
+	if (want == KIND_COUNTER && value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("counter increment must not be negative: %g", value),
+				 errhint("Counters only go up; record a value that goes down as a gauge.")));
+	storage_check_ts(ts, "ts");
+
+	catalog_begin_write();
+	metric = catalog_metric(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), want, integral);
+	if (metric.kind == KIND_COUNTER && value < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("counter increment must not be negative: %g", value),
+				 errhint("\"%s\" is a counter, and counters only go up.",
+						 text_to_cstring(name))));
+	series_id = catalog_series(&metric, series_tags);
+	storage_insert(ts, series_id, value, lineage);
+}
+
+/* Split a tags argument into series tags and lineage, fast when canonical. */
+static void
+split_tags(Jsonb *tags, Jsonb **series, Jsonb **lineage)
+{
+	TagBuilder	tb;
+
+	if (tags_is_canonical(tags))
+	{
+		*series = tags;
+		*lineage = NULL;
+		return;
+	}
+	tags_begin(&tb);
+	tags_add_object(&tb, &tags->root, "tags");
+	tags_finish(&tb, series, lineage);
+}
+
+static Jsonb *
+empty_object(void)
+{
+	JsonbParseState *state = NULL;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+static bool
+is_integral(float8 value)
+{
+	return fabs(value) < EXACT_INTEGER_LIMIT && value == floor(value);
+}
+
+static void
+check_name_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("metric name must not be NULL")));
+}
+
+/*
+ * record(name text, payload jsonb): MetricsEx's record/2.  "value" (default
+ * 1), "tags" (object) and "ts" (ISO 8601) are read; every other key of the
+ * payload becomes a tag, explicit tags winning.  A value written with a
+ * fraction (0.75, 1.0) counts as non-integral when the kind is inferred.
+ */
+Datum
+metrics_ex_record(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *payload;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	TagBuilder	tb;
+	JsonbContainer *explicit_tags = NULL;
+	float8		value = 1.0;
+	bool		integral = true;
+	TimestampTz ts = GetCurrentTransactionStartTimestamp();
+	Jsonb	   *series,
+			   *lineage;
+
+	check_name_arg(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("payload must not be NULL"),
+				 errhint("Pass a JSON object such as '{\"value\": 0.75, \"tags\": {\"model\": \"llama\"}}'.")));
+	payload = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_OBJECT(payload) || JB_ROOT_IS_SCALAR(payload))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("payload must be a JSON object"),
+				 errhint("Pass a JSON object such as '{\"value\": 0.75, \"tags\": {\"model\": \"llama\"}}'.")));
+
+	tags_begin(&tb);
+	it = JsonbIteratorInit(&payload->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			keylen;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = v.val.string.val;
+		keylen = v.val.string.len;
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+
+		if (keylen == 5 && memcmp(key, "value", 5) == 0)
+		{
+			if (v.type == jbvNull)
+				continue;
+			if (v.type != jbvNumeric)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payload \"value\" must be a JSON number"),
+						 errhint("Write the value as a number, such as 0.75 or 3.")));
+			if (numeric_is_nan(v.val.numeric))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("value must be a finite number")));
+			value = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													   NumericGetDatum(v.val.numeric)));
+			integral = DatumGetInt32(DirectFunctionCall1(numeric_scale,
+														 NumericGetDatum(v.val.numeric))) == 0;
+		}
+		else if (keylen == 4 && memcmp(key, "tags", 4) == 0)
+		{
+			if (v.type == jbvNull)
+				continue;
+			if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payload \"tags\" must be a JSON object"),
+						 errhint("Pass tags as a flat object such as {\"tenant\": \"cns\"}.")));
+			explicit_tags = v.val.binary.data;
+		}
+		else if (keylen == 2 && memcmp(key, "ts", 2) == 0)
+		{
+			char	   *str;
+
+			if (v.type == jbvNull)
+				continue;
+			if (v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("payload \"ts\" must be an ISO 8601 timestamp string"),
+						 errhint("For example \"2026-11-22T10:00:00Z\".")));
+			str = pnstrdup(v.val.string.val, v.val.string.len);
+			ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+														 CStringGetDatum(str),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+		}
+		else
+			tags_add_pair(&tb, key, keylen, &v, "payload");
+	}
+	/* explicit tags go last: a later pair wins over an earlier one */
+	if (explicit_tags != NULL)
+		tags_add_object(&tb, explicit_tags, "payload \"tags\"");
+	tags_finish(&tb, &series, &lineage);
+
+	record_sample(PG_GETARG_TEXT_PP(0), KIND_NONE, value, integral, series, lineage, ts);
+	PG_RETURN_VOID();
+}
+
+/*
+ * increment(name, amount, tags, ts), gauge(...) and histogram(...): one C
+ * function, the kind given as the fifth argument by the SQL wrappers.
+ */
+Datum
+metrics_ex_record_kind(PG_FUNCTION_ARGS)
+{
+	MetricKind	kind = kind_from_cstring(text_to_cstring(PG_GETARG_TEXT_PP(4)), "kind");
+	float8		value;
+	Jsonb	   *tags;
+	Jsonb	   *series,
+			   *lineage;
+	TimestampTz ts;
+
+	check_name_arg(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", kind == KIND_COUNTER ? "amount" : "value")));
+	value = PG_GETARG_FLOAT8(1);
+	tags = PG_ARGISNULL(2) ? empty_object() : PG_GETARG_JSONB_P(2);
+	ts = PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(3);
+
+	split_tags(tags, &series, &lineage);
+	record_sample(PG_GETARG_TEXT_PP(0), kind, value, is_integral(value), series, lineage, ts);
+	PG_RETURN_VOID();
+}
+
+/*
+ * INSTEAD OF INSERT trigger of metrics_ex.ingest(name, value, tags, ts, kind).
+ * A NULL tags is {}, a NULL ts is now(), a NULL kind is inferred or taken
+ * from the definition; name and value are required.
+ */
+Datum
+metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	Datum		d;
+	bool		isnull;
+	text	   *name;
+	float8		value;
+	Jsonb	   *tags;
+	Jsonb	   *series,
+			   *lineage;
+	TimestampTz ts;
+	MetricKind	kind = KIND_NONE;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_INSTEAD(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		elog(ERROR, "metrics_ex_ingest_trigger: must be an INSTEAD OF INSERT trigger");
+
+	tuple = trigdata->tg_trigtuple;
+	desc = trigdata->tg_relation->rd_att;
+
+	d = heap_getattr(tuple, 1, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("metric name must not be NULL")));
+	name = DatumGetTextPP(d);
+
+	d = heap_getattr(tuple, 2, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("value must not be NULL"),
+				 errhint("Omit the column to record 1.")));
+	value = DatumGetFloat8(d);
+
+	d = heap_getattr(tuple, 3, desc, &isnull);
+	tags = isnull ? empty_object() : DatumGetJsonbP(d);
+
+	d = heap_getattr(tuple, 4, desc, &isnull);
+	ts = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
+
+	d = heap_getattr(tuple, 5, desc, &isnull);
+	if (!isnull)
+		kind = kind_from_cstring(TextDatumGetCString(d), "kind");
+
+	split_tags(tags, &series, &lineage);
+	record_sample(name, kind, value, is_integral(value), series, lineage, ts);
+
+	return PointerGetDatum(tuple);
+}

@@ -1,0 +1,62 @@
+-- metrics_ex storage: metric catalog, series, samples partitioned on time.
+\echo Use "CREATE EXTENSION metrics_ex" to load this file. \quit
+
+-- One row per metric name.
+CREATE TABLE metrics_ex.metrics (
+    id          int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL UNIQUE
+                CHECK (name ~ '^[a-zA-Z_:][a-zA-Z0-9_:]*$' AND length(name) <= 200),
+    kind        text NOT NULL CHECK (kind IN ('counter', 'gauge', 'histogram')),
+    help        text,
+    unit        text,
+    buckets     float8[],                 -- histogram upper bounds, +Inf implied
+    retention   interval,                 -- NULL: metrics_ex.retention
+    max_series  int CHECK (max_series > 0), -- NULL: metrics_ex.max_series_per_metric
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE metrics_ex.metrics IS 'One row per metric: kind, help, unit, buckets, limits';
+
+-- One row per (metric, tag set).  Tags are a jsonb object of strings: jsonb
+-- keeps keys sorted and unique, so equal tag sets are equal values.
+CREATE TABLE metrics_ex.series (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    metric_id   int NOT NULL REFERENCES metrics_ex.metrics (id) ON DELETE CASCADE,
+    tags        jsonb NOT NULL CHECK (jsonb_typeof(tags) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (metric_id, tags)
+);
+COMMENT ON TABLE metrics_ex.series IS 'One row per metric and canonical tag set';
+
+-- The samples.  Range-partitioned on ts by UTC day so that retention drops
+-- whole partitions.  48 bytes of tuple per sample (lineage is NULL for most
+-- rows and then costs nothing) and a BRIN index on ts, not a btree: a btree
+-- on (series_id, ts) would add about 30 bytes to every sample.
+CREATE TABLE metrics_ex.samples (
+    ts          timestamptz NOT NULL,
+    series_id   bigint NOT NULL,
+    value       float8 NOT NULL,
+    lineage     jsonb                     -- work_id, trace_id, plan_id, step_id
+) PARTITION BY RANGE (ts);
+CREATE INDEX samples_ts_brin ON metrics_ex.samples USING brin (ts);
+COMMENT ON TABLE metrics_ex.samples IS 'Raw samples, partitioned by UTC day; write through metrics_ex.ingest or the record functions';
+
+-- Running totals kept across retention (samples pruned so far, ...).
+CREATE TABLE metrics_ex.totals (
+    key         text PRIMARY KEY,
+    value       bigint NOT NULL DEFAULT 0
+);
+INSERT INTO metrics_ex.totals (key, value) VALUES ('samples_pruned', 0);
+
+-- Backends cache metric and series ids; a change other than an insert to
+-- these tables tells every backend to flush its cache.
+CREATE FUNCTION metrics_ex._invalidate_cache() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'metrics_ex_invalidate_cache';
+CREATE TRIGGER metrics_invalidate AFTER UPDATE OR DELETE OR TRUNCATE ON metrics_ex.metrics
+    FOR EACH STATEMENT EXECUTE FUNCTION metrics_ex._invalidate_cache();
+CREATE TRIGGER series_invalidate AFTER UPDATE OR DELETE OR TRUNCATE ON metrics_ex.series
+    FOR EACH STATEMENT EXECUTE FUNCTION metrics_ex._invalidate_cache();
+
+-- pg_dump keeps the catalog's rows (sample partitions are ordinary tables).
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.series', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.totals', '');

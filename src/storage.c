@@ -1,0 +1,457 @@
+/*
+ * storage.c
+ *		Writing samples into metrics_ex.samples (see storage.h).
+ *
+ * Routing follows PostgreSQL's own rule for range partitions (the partition
+ * whose [lower, upper) holds ts, else the default partition), so partitions
+ * made by hand or by the maintenance job are used as they are.  When no
+ * partition takes a row, the UTC day's partition is created, with the next
+ * day's so that writers rarely have to wait for DDL at midnight.
+ *
+ * Opened partitions live until the end of the statement: relations are
+ * opened under the top transaction's resource owner and closed when any
+ * statement ends (executor or utility hook), at subtransaction abort (the
+ * partition may have been created in it), and before commit.  Keeping them
+ * any longer would make DROP or TRUNCATE of a partition later in the same
+ * transaction fail with "being used by active queries".
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "metrics_ex.h"
+#include "storage.h"
+
+/* An opened partition and where our four columns are in it. */
+typedef struct OpenPartition
+{
+	Oid			relid;
+	TimestampTz lower;			/* [lower, upper) it takes; DT_NOBEGIN/DT_NOEND */
+	TimestampTz upper;
+	bool		is_default;
+	Relation	rel;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	AttrNumber	att_ts,
+				att_series,
+				att_value,
+				att_lineage;
+} OpenPartition;
+
+typedef struct WriteState
+{
+	MemoryContext cxt;			/* child of TopTransactionContext */
+	EState	   *estate;
+	Relation	parent;
+	int			nparts;
+	int			maxparts;
+	OpenPartition *parts;
+	int			last;			/* index of the last partition used */
+} WriteState;
+
+static WriteState *ws = NULL;
+static bool busy = false;		/* inside storage_insert: do not close */
+static bool hooks_installed = false;
+
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/* Earliest and latest accepted sample times: years 1 to 9999. */
+#define TS_MIN	INT64CONST(-63082281600000000)	/* 0001-01-01 00:00:00+00 */
+#define TS_MAX	INT64CONST(252455616000000000)	/* 10000-01-01 00:00:00+00 */
+
+void
+storage_check_ts(TimestampTz ts, const char *argname)
+{
+	if (ts < TS_MIN || ts >= TS_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range for a sample", argname),
+				 errhint("Sample times must be between 0001-01-01 and 9999-12-31 UTC.")));
+}
+
+static void
+close_state(bool release)
+{
+	WriteState *s = ws;
+	ResourceOwner save = CurrentResourceOwner;
+
+	if (s == NULL)
+		return;
+	ws = NULL;
+	if (release)
+	{
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		for (int i = 0; i < s->nparts; i++)
+		{
+			ExecCloseIndices(s->parts[i].rri);
+			ExecDropSingleTupleTableSlot(s->parts[i].slot);
+			table_close(s->parts[i].rel, NoLock);
+		}
+		table_close(s->parent, NoLock);
+		FreeExecutorState(s->estate);
+		CurrentResourceOwner = save;
+	}
+	/* on abort the resource owner has released (or will release) the rest */
+	MemoryContextDelete(s->cxt);
+}
+
+static void
+storage_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			close_state(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (ws != NULL)
+			{
+				/* TopTransactionContext is going away with everything in it */
+				ws = NULL;
+			}
+			busy = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+storage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		busy = false;
+		close_state(true);
+	}
+}
+
+static void
+storage_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	if (!busy)
+		close_state(true);
+}
+
+static void
+storage_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (!busy)
+		close_state(true);
+}
+
+void
+storage_install_hooks(void)
+{
+	if (hooks_installed)
+		return;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = storage_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = storage_ProcessUtility;
+	RegisterXactCallback(storage_xact_callback, NULL);
+	RegisterSubXactCallback(storage_subxact_callback, NULL);
+	hooks_installed = true;
+}
+
+static WriteState *
+open_state(void)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	ResourceOwner save = CurrentResourceOwner;
+	WriteState *s;
+
+	cxt = AllocSetContextCreate(TopTransactionContext, "metrics_ex write state",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	s = palloc0(sizeof(WriteState));
+	s->cxt = cxt;
+	s->estate = CreateExecutorState();
+	s->maxparts = 4;
+	s->parts = palloc(sizeof(OpenPartition) * s->maxparts);
+	s->last = -1;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	s->parent = table_open(catalog_samples_relid(), RowExclusiveLock);
+	CurrentResourceOwner = save;
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+/*
+ * The partition PostgreSQL would route ts to, with its bounds; InvalidOid
+ * when none would take it.
+ */
+static Oid
+route(Relation parent, TimestampTz ts, TimestampTz *lower, TimestampTz *upper,
+	  bool *is_default)
+{
+	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
+	PartitionKey key = RelationGetPartitionKey(parent);
+	PartitionBoundInfo bi = pd->boundinfo;
+
+	*lower = DT_NOBEGIN;
+	*upper = DT_NOEND;
+	*is_default = false;
+	if (pd->nparts == 0 || bi == NULL)
+		return InvalidOid;
+
+	if (bi->ndatums > 0)
+	{
+		Datum		value = TimestampTzGetDatum(ts);
+		bool		is_equal;
+		int			off;
+		int			index;
+
+		off = partition_range_datum_bsearch(key->partsupfunc, key->partcollation,
+											bi, 1, &value, &is_equal);
+		index = bi->indexes[off + 1];
+		if (index >= 0)
+		{
+			if (off >= 0 && bi->kind[off][0] == PARTITION_RANGE_DATUM_VALUE)
+				*lower = DatumGetTimestampTz(bi->datums[off][0]);
+			if (off + 1 < bi->ndatums && bi->kind[off + 1][0] == PARTITION_RANGE_DATUM_VALUE)
+				*upper = DatumGetTimestampTz(bi->datums[off + 1][0]);
+			return pd->oids[index];
+		}
+	}
+	if (partition_bound_has_default(bi))
+	{
+		*is_default = true;
+		return pd->oids[bi->default_index];
+	}
+	return InvalidOid;
+}
+
+static void
+format_day(char *buf, size_t len, TimestampTz day_start, bool for_name)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(day_start, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "metrics_ex: timestamp out of range");
+	if (for_name)
+		snprintf(buf, len, "samples_p%04d%02d%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
+	else
+		snprintf(buf, len, "%04d-%02d-%02d 00:00:00+00", tm.tm_year, tm.tm_mon, tm.tm_mday);
+}
+
+/*
+ * Create the UTC day partitions for ts and the day after, as the tables'
+ * owner.  CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on
+ * metrics_ex.samples; taking it first and looking again makes concurrent
+ * writers create each partition once.
+ */
+static void
+create_day_partitions(TimestampTz ts)
+{
+	TimestampTz day = ts - ((ts % USECS_PER_DAY) + USECS_PER_DAY) % USECS_PER_DAY;
+	OwnerContext oc;
+	Oid			nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
+
+	LockRelationOid(catalog_samples_relid(), AccessExclusiveLock);
+	owner_begin(&oc);
+
+	for (int i = 0; i < 2; i++)
+	{
+		TimestampTz from = day + i * USECS_PER_DAY;
+		char		name[64],
+					lo[64],
+					hi[64];
+		bool		lower_dummy;
+		TimestampTz l,
+					u;
+		Relation	parent;
+		Oid			existing;
+
+		if (from + USECS_PER_DAY > TS_MAX)
+			break;
+		format_day(name, sizeof(name), from, true);
+		format_day(lo, sizeof(lo), from, false);
+		format_day(hi, sizeof(hi), from + USECS_PER_DAY, false);
+
+		/* Another writer, or a partition made by hand, may cover it now. */
+		parent = table_open(catalog_samples_relid(), NoLock);
+		existing = route(parent, from, &l, &u, &lower_dummy);
+		table_close(parent, NoLock);
+		if (OidIsValid(existing) || OidIsValid(get_relname_relid(name, nsp)))
+			continue;
+
+		if (SPI_execute(psprintf("CREATE TABLE metrics_ex.%s PARTITION OF metrics_ex.samples "
+								 "FOR VALUES FROM ('%s') TO ('%s')", name, lo, hi),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "metrics_ex: could not create partition %s", name);
+	}
+
+	owner_end(&oc);
+}
+
+static int
+open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
+			   bool is_default)
+{
+	MemoryContext old;
+	ResourceOwner save = CurrentResourceOwner;
+	OpenPartition *p;
+	TupleDesc	desc;
+
+	for (int i = 0; i < s->nparts; i++)
+		if (s->parts[i].relid == relid)
+			return i;
+
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->nparts == s->maxparts)
+	{
+		s->maxparts *= 2;
+		s->parts = repalloc(s->parts, sizeof(OpenPartition) * s->maxparts);
+	}
+	p = &s->parts[s->nparts];
+	p->relid = relid;
+	p->lower = lower;
+	p->upper = upper;
+	p->is_default = is_default;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	p->rel = table_open(relid, RowExclusiveLock);
+	p->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(p->rri, p->rel, 1, NULL, 0);
+	ExecOpenIndices(p->rri, false);
+	/* the slot pins the tuple descriptor: same owner as the relation */
+	p->slot = MakeSingleTupleTableSlot(RelationGetDescr(p->rel), &TTSOpsVirtual);
+	CurrentResourceOwner = save;
+
+	desc = RelationGetDescr(p->rel);
+	p->att_ts = p->att_series = p->att_value = p->att_lineage = InvalidAttrNumber;
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "ts") == 0)
+			p->att_ts = att->attnum;
+		else if (strcmp(NameStr(att->attname), "series_id") == 0)
+			p->att_series = att->attnum;
+		else if (strcmp(NameStr(att->attname), "value") == 0)
+			p->att_value = att->attnum;
+		else if (strcmp(NameStr(att->attname), "lineage") == 0)
+			p->att_lineage = att->attnum;
+	}
+	if (p->att_ts == InvalidAttrNumber || p->att_series == InvalidAttrNumber ||
+		p->att_value == InvalidAttrNumber || p->att_lineage == InvalidAttrNumber)
+		elog(ERROR, "metrics_ex: partition \"%s\" lacks a sample column",
+			 RelationGetRelationName(p->rel));
+	MemoryContextSwitchTo(old);
+	return s->nparts++;
+}
+
+static OpenPartition *
+partition_for(TimestampTz ts)
+{
+	TimestampTz lower,
+				upper;
+	bool		is_default;
+	Oid			relid;
+	OpenPartition *p;
+
+	if (ws != NULL && ws->last >= 0)
+	{
+		p = &ws->parts[ws->last];
+		if (!p->is_default && ts >= p->lower && ts < p->upper)
+			return p;
+	}
+	if (ws == NULL)
+		ws = open_state();
+
+	relid = route(ws->parent, ts, &lower, &upper, &is_default);
+	if (!OidIsValid(relid))
+	{
+		/* CREATE TABLE ... PARTITION OF refuses while we hold samples open */
+		close_state(true);
+		create_day_partitions(ts);
+		ws = open_state();
+		relid = route(ws->parent, ts, &lower, &upper, &is_default);
+		if (!OidIsValid(relid))
+			elog(ERROR, "metrics_ex: no partition of metrics_ex.samples takes this sample");
+	}
+	ws->last = open_partition(ws, relid, lower, upper, is_default);
+	return &ws->parts[ws->last];
+}
+
+void
+storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
+{
+	OpenPartition *p;
+	TupleTableSlot *slot;
+
+	busy = true;
+	p = partition_for(ts);
+	slot = p->slot;
+
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	slot->tts_values[p->att_ts - 1] = TimestampTzGetDatum(ts);
+	slot->tts_isnull[p->att_ts - 1] = false;
+	slot->tts_values[p->att_series - 1] = Int64GetDatum(series_id);
+	slot->tts_isnull[p->att_series - 1] = false;
+	slot->tts_values[p->att_value - 1] = Float8GetDatum(value);
+	slot->tts_isnull[p->att_value - 1] = false;
+	if (lineage != NULL)
+	{
+		slot->tts_values[p->att_lineage - 1] = JsonbPGetDatum(lineage);
+		slot->tts_isnull[p->att_lineage - 1] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+
+	table_tuple_insert(p->rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (p->rri->ri_NumIndices > 0)
+	{
+		List	   *recheck;
+
+		recheck = ExecInsertIndexTuples(p->rri, slot, ws->estate,
+										false, false, NULL, NIL);
+		list_free(recheck);
+		ResetPerTupleExprContext(ws->estate);
+	}
+	busy = false;
+}
