@@ -38,24 +38,32 @@ typedef struct MetricEntry
 	MetricInfo	info;
 } MetricEntry;
 
+/*
+ * Series are cached by the bytes of their canonical jsonb tags and, for the
+ * bulk path, also by the raw text a client sent, so that a tag set seen
+ * before is found without parsing its JSON again.
+ */
 typedef struct SeriesKey
 {
 	int32		metric_id;
-	uint32		hash;			/* of the canonical tags' bytes */
+	uint32		hash;			/* of the bytes */
+	bool		raw;			/* bytes are client text, not canonical jsonb */
 } SeriesKey;
 
 typedef struct SeriesEntry
 {
 	SeriesKey	key;
 	int64		series_id;
-	Jsonb	   *tags;
-	struct SeriesEntry *next;	/* other tags with the same hash */
+	Size		len;
+	char	   *bytes;
+	struct SeriesEntry *next;	/* other bytes with the same hash */
 } SeriesEntry;
 
 static MemoryContext cache_cxt = NULL;
 static HTAB *metric_cache = NULL;
 static HTAB *series_cache = NULL;
 static bool callbacks_registered = false;
+static MetricEntry *last_metric = NULL;	/* bulk loads repeat one name */
 
 /* Relations we depend on; reset by invalidation, looked up per transaction. */
 static Oid	metrics_relid = InvalidOid;
@@ -74,6 +82,7 @@ catalog_flush(void)
 		MemoryContextReset(cache_cxt);
 	metric_cache = NULL;
 	series_cache = NULL;
+	last_metric = NULL;
 }
 
 static void
@@ -324,8 +333,17 @@ catalog_metric(const char *name, int len, MetricKind want, bool integral)
 	MetricEntry *entry;
 	bool		found;
 
-	check_metric_name(name, len, "name");
 	ensure_caches();
+	if (last_metric != NULL && strncmp(last_metric->name, name, len) == 0 &&
+		last_metric->name[len] == '\0')
+	{
+		entry = last_metric;
+		memcpy(key, name, len);
+		key[len] = '\0';
+		goto check_kind;
+	}
+
+	check_metric_name(name, len, "name");
 	memcpy(key, name, len);
 	key[len] = '\0';
 	entry = hash_search(metric_cache, key, HASH_FIND, NULL);
@@ -370,6 +388,8 @@ catalog_metric(const char *name, int len, MetricKind want, bool integral)
 		entry->info = info;
 	}
 
+	last_metric = entry;
+check_kind:
 	if (want != KIND_NONE && want != entry->info.kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -447,29 +467,39 @@ series_from_catalog(const MetricInfo *metric, Jsonb *tags)
 }
 
 int64
-catalog_series(const MetricInfo *metric, Jsonb *tags)
+catalog_series_cached(const MetricInfo *metric, const char *bytes, Size len,
+					  bool raw)
+{
+	SeriesKey	key;
+	SeriesEntry *e;
+
+	ensure_caches();
+	memset(&key, 0, sizeof(key));
+	key.metric_id = metric->id;
+	key.hash = hash_bytes((const unsigned char *) bytes, len);
+	key.raw = raw;
+
+	for (e = hash_search(series_cache, &key, HASH_FIND, NULL); e != NULL; e = e->next)
+		if (e->len == len && memcmp(e->bytes, bytes, len) == 0)
+			return e->series_id;
+	return -1;
+}
+
+void
+catalog_series_remember(const MetricInfo *metric, const char *bytes, Size len,
+						bool raw, int64 series_id)
 {
 	SeriesKey	key;
 	SeriesEntry *entry;
 	SeriesEntry *e;
 	bool		found;
-	int64		id;
-	Size		size = VARSIZE(tags);
 
 	ensure_caches();
 	memset(&key, 0, sizeof(key));
 	key.metric_id = metric->id;
-	key.hash = hash_bytes((const unsigned char *) tags, size);
+	key.hash = hash_bytes((const unsigned char *) bytes, len);
+	key.raw = raw;
 
-	entry = hash_search(series_cache, &key, HASH_FIND, NULL);
-	for (e = entry; e != NULL; e = e->next)
-		if (VARSIZE(e->tags) == size && memcmp(e->tags, tags, size) == 0)
-			return e->series_id;
-
-	id = series_from_catalog(metric, tags);
-
-	/* The catalog lookup may have flushed the cache (invalidation). */
-	ensure_caches();
 	entry = hash_search(series_cache, &key, HASH_ENTER, &found);
 	if (found)
 	{
@@ -482,9 +512,23 @@ catalog_series(const MetricInfo *metric, Jsonb *tags)
 		e = entry;
 		e->next = NULL;
 	}
-	e->series_id = id;
-	e->tags = MemoryContextAlloc(cache_cxt, size);
-	memcpy(e->tags, tags, size);
+	e->series_id = series_id;
+	e->len = len;
+	e->bytes = MemoryContextAlloc(cache_cxt, len);
+	memcpy(e->bytes, bytes, len);
+}
+
+int64
+catalog_series(const MetricInfo *metric, Jsonb *tags)
+{
+	int64		id;
+
+	id = catalog_series_cached(metric, (const char *) tags, VARSIZE(tags), false);
+	if (id < 0)
+	{
+		id = series_from_catalog(metric, tags);
+		catalog_series_remember(metric, (const char *) tags, VARSIZE(tags), false, id);
+	}
 	return id;
 }
 

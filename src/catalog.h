@@ -72,6 +72,15 @@ extern MetricInfo catalog_metric(const char *name, int len,
 /* Series id of (metric, canonical tags), created within the series limit. */
 extern int64 catalog_series(const MetricInfo *metric, Jsonb *tags);
 
+/*
+ * The cache alone: the series id stored for these bytes (canonical jsonb, or
+ * with raw the client's text of the tags), or -1.
+ */
+extern int64 catalog_series_cached(const MetricInfo *metric, const char *bytes,
+								   Size len, bool raw);
+extern void catalog_series_remember(const MetricInfo *metric, const char *bytes,
+									Size len, bool raw, int64 series_id);
+
 /* Forget every cached metric and series (after define() and the like). */
 extern void catalog_flush(void);
 

@@ -32,13 +32,10 @@ PG_FUNCTION_INFO_V1(metrics_ex_ingest_trigger);
 /* Largest magnitude below which every float8 integer is exact */
 #define EXACT_INTEGER_LIMIT 9007199254740992.0
 
+/* Checks that need no catalog: finite value, sane time, counters go up. */
 static void
-record_sample(text *name, MetricKind want, float8 value, bool integral,
-			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
+check_sample(MetricKind want, float8 value, TimestampTz ts)
 {
-	MetricInfo	metric;
-	int64		series_id;
-
 	if (isnan(value) || isinf(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -50,6 +47,13 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 				 errmsg("counter increment must not be negative: %g", value),
 				 errhint("Counters only go up; record a value that goes down as a gauge.")));
 	storage_check_ts(ts, "ts");
+}
+
+/* The metric, defined on first use, for a sample of this value. */
+static MetricInfo
+resolve_metric(text *name, MetricKind want, float8 value, bool integral)
+{
+	MetricInfo	metric;
 
 	catalog_begin_write();
 	metric = catalog_metric(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), want, integral);
@@ -59,8 +63,18 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 				 errmsg("counter increment must not be negative: %g", value),
 				 errhint("\"%s\" is a counter, and counters only go up.",
 						 text_to_cstring(name))));
-	series_id = catalog_series(&metric, series_tags);
-	storage_insert(ts, series_id, value, lineage);
+	return metric;
+}
+
+static void
+record_sample(text *name, MetricKind want, float8 value, bool integral,
+			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
+{
+	MetricInfo	metric;
+
+	check_sample(want, value, ts);
+	metric = resolve_metric(name, want, value, integral);
+	storage_insert(ts, catalog_series(&metric, series_tags), value, lineage);
 }
 
 /* Split a tags argument into series tags and lineage, fast when canonical. */
@@ -242,57 +256,75 @@ metrics_ex_record_kind(PG_FUNCTION_ARGS)
  * INSTEAD OF INSERT trigger of metrics_ex.ingest(name, value, tags, ts, kind).
  * A NULL tags is {}, a NULL ts is now(), a NULL kind is inferred or taken
  * from the definition; name and value are required.
+ *
+ * tags is text, not jsonb, so that a bulk load finds a tag set it has seen
+ * before by its text alone and parses JSON only for new text (and for rows
+ * carrying lineage ids, which differ row by row).
  */
 Datum
 metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	HeapTuple	tuple;
-	TupleDesc	desc;
-	Datum		d;
-	bool		isnull;
+	Datum		values[5];
+	bool		nulls[5];
 	text	   *name;
 	float8		value;
-	Jsonb	   *tags;
-	Jsonb	   *series,
-			   *lineage;
+	text	   *tagtext = NULL;
+	Jsonb	   *series = NULL;
+	Jsonb	   *lineage = NULL;
 	TimestampTz ts;
 	MetricKind	kind = KIND_NONE;
+	MetricInfo	metric;
+	int64		series_id = -1;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_INSTEAD(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		elog(ERROR, "metrics_ex_ingest_trigger: must be an INSTEAD OF INSERT trigger");
+	if (trigdata->tg_relation->rd_att->natts != 5)
+		elog(ERROR, "metrics_ex_ingest_trigger: unexpected columns in %s",
+			 RelationGetRelationName(trigdata->tg_relation));
 
 	tuple = trigdata->tg_trigtuple;
-	desc = trigdata->tg_relation->rd_att;
+	heap_deform_tuple(tuple, trigdata->tg_relation->rd_att, values, nulls);
 
-	d = heap_getattr(tuple, 1, desc, &isnull);
-	if (isnull)
+	if (nulls[0])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("metric name must not be NULL")));
-	name = DatumGetTextPP(d);
-
-	d = heap_getattr(tuple, 2, desc, &isnull);
-	if (isnull)
+	name = DatumGetTextPP(values[0]);
+	if (nulls[1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("value must not be NULL"),
 				 errhint("Omit the column to record 1.")));
-	value = DatumGetFloat8(d);
+	value = DatumGetFloat8(values[1]);
+	if (!nulls[2])
+		tagtext = DatumGetTextPP(values[2]);
+	ts = nulls[3] ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(values[3]);
+	if (!nulls[4])
+		kind = kind_from_cstring(TextDatumGetCString(values[4]), "kind");
 
-	d = heap_getattr(tuple, 3, desc, &isnull);
-	tags = isnull ? empty_object() : DatumGetJsonbP(d);
+	check_sample(kind, value, ts);
+	metric = resolve_metric(name, kind, value, is_integral(value));
 
-	d = heap_getattr(tuple, 4, desc, &isnull);
-	ts = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
+	if (tagtext != NULL)
+		series_id = catalog_series_cached(&metric, VARDATA_ANY(tagtext),
+										  VARSIZE_ANY_EXHDR(tagtext), true);
+	if (series_id < 0)
+	{
+		Jsonb	   *tags;
 
-	d = heap_getattr(tuple, 5, desc, &isnull);
-	if (!isnull)
-		kind = kind_from_cstring(TextDatumGetCString(d), "kind");
-
-	split_tags(tags, &series, &lineage);
-	record_sample(name, kind, value, is_integral(value), series, lineage, ts);
+		tags = tagtext == NULL ? empty_object() :
+			DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											   CStringGetDatum(text_to_cstring(tagtext))));
+		split_tags(tags, &series, &lineage);
+		series_id = catalog_series(&metric, series);
+		if (tagtext != NULL && lineage == NULL)
+			catalog_series_remember(&metric, VARDATA_ANY(tagtext),
+									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
+	}
+	storage_insert(ts, series_id, value, lineage);
 
 	return PointerGetDatum(tuple);
 }

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -53,6 +54,7 @@ typedef struct OpenPartition
 	Relation	rel;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
+	BulkInsertState bistate;	/* keeps the target page pinned between rows */
 	AttrNumber	att_ts,
 				att_series,
 				att_value,
@@ -105,6 +107,7 @@ close_state(bool release)
 		CurrentResourceOwner = TopTransactionResourceOwner;
 		for (int i = 0; i < s->nparts; i++)
 		{
+			FreeBulkInsertState(s->parts[i].bistate);
 			ExecCloseIndices(s->parts[i].rri);
 			ExecDropSingleTupleTableSlot(s->parts[i].slot);
 			table_close(s->parts[i].rel, NoLock);
@@ -358,6 +361,7 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	ExecOpenIndices(p->rri, false);
 	/* the slot pins the tuple descriptor: same owner as the relation */
 	p->slot = MakeSingleTupleTableSlot(RelationGetDescr(p->rel), &TTSOpsVirtual);
+	p->bistate = GetBulkInsertState();
 	CurrentResourceOwner = save;
 
 	desc = RelationGetDescr(p->rel);
@@ -423,6 +427,7 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 {
 	OpenPartition *p;
 	TupleTableSlot *slot;
+	ResourceOwner save;
 
 	busy = true;
 	p = partition_for(ts);
@@ -443,7 +448,11 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 	}
 	ExecStoreVirtualTuple(slot);
 
-	table_tuple_insert(p->rel, slot, GetCurrentCommandId(true), 0, NULL);
+	/* the bulk-insert state's buffer pin belongs with the relation */
+	save = CurrentResourceOwner;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	table_tuple_insert(p->rel, slot, GetCurrentCommandId(true), 0, p->bistate);
+	CurrentResourceOwner = save;
 	if (p->rri->ri_NumIndices > 0)
 	{
 		List	   *recheck;

@@ -77,9 +77,11 @@ COMMENT ON FUNCTION metrics_ex.measure(text, text, jsonb) IS
     'Run a statement, record its wall time in ms as a histogram (status=error if it fails), return the ms';
 
 -- Bulk writes: INSERT INTO / COPY metrics_ex.ingest.  Reading it returns
--- nothing; read metrics_ex.points.
+-- nothing; read metrics_ex.points.  tags is the text of a JSON object (jsonb
+-- values convert on INSERT): the write path recognises a tag set it has seen
+-- by its text and skips parsing it again.
 CREATE VIEW metrics_ex.ingest AS
-    SELECT NULL::text AS name, NULL::float8 AS value, NULL::jsonb AS tags,
+    SELECT NULL::text AS name, NULL::float8 AS value, NULL::text AS tags,
            NULL::timestamptz AS ts, NULL::text AS kind
     WHERE false;
 ALTER VIEW metrics_ex.ingest ALTER COLUMN value SET DEFAULT 1;
