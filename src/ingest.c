@@ -18,7 +18,9 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -28,6 +30,36 @@
 PG_FUNCTION_INFO_V1(metrics_ex_record);
 PG_FUNCTION_INFO_V1(metrics_ex_record_kind);
 PG_FUNCTION_INFO_V1(metrics_ex_ingest_trigger);
+PG_FUNCTION_INFO_V1(metrics_ex_defer_sample);
+
+/*
+ * Samples that must outlive the transaction that made them: measure() of a
+ * failing statement records the failure and re-raises, which rolls back
+ * anything written in this transaction.  They wait in session memory and
+ * are written by the session's next metrics write.
+ */
+typedef struct DeferredSample
+{
+	struct DeferredSample *next;
+	MetricKind	kind;
+	float8		value;
+	TimestampTz ts;
+	text	   *name;
+	Jsonb	   *tags;
+} DeferredSample;
+
+#define MAX_DEFERRED 1000
+
+static DeferredSample *deferred_head = NULL;
+static DeferredSample *deferred_tail = NULL;
+static int	ndeferred = 0;
+static bool writing_deferred = false;
+static MemoryContext deferred_cxt = NULL;
+
+static void record_sample(text *name, MetricKind want, float8 value, bool integral,
+						  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts);
+static void split_tags(Jsonb *tags, Jsonb **series, Jsonb **lineage);
+static void flush_deferred(void);
 
 /* Largest magnitude below which every float8 integer is exact */
 #define EXACT_INTEGER_LIMIT 9007199254740992.0
@@ -72,6 +104,8 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 {
 	MetricInfo	metric;
 
+	if (deferred_head != NULL)
+		flush_deferred();
 	check_sample(want, value, ts);
 	metric = resolve_metric(name, want, value, integral);
 	storage_insert(ts, catalog_series(&metric, series_tags), value, lineage);
@@ -101,6 +135,16 @@ empty_object(void)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+static Jsonb *
+empty_object_in(MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Jsonb	   *result = empty_object();
+
+	MemoryContextSwitchTo(old);
+	return result;
 }
 
 static bool
@@ -253,6 +297,99 @@ metrics_ex_record_kind(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Write the deferred samples, each in its own subtransaction: one that can
+ * no longer be written (its metric was redefined, say) is dropped with a
+ * warning instead of failing the write that flushes it.
+ */
+static void
+flush_deferred(void)
+{
+	DeferredSample *volatile list = deferred_head;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	if (list == NULL || writing_deferred)
+		return;
+	deferred_head = deferred_tail = NULL;
+	ndeferred = 0;
+	writing_deferred = true;
+
+	for (DeferredSample *volatile d = list; d != NULL; d = d->next)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			Jsonb	   *series,
+					   *lineage;
+
+			split_tags(d->tags, &series, &lineage);
+			record_sample(d->name, d->kind, d->value, true, series, lineage, d->ts);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("dropped a deferred sample of \"%s\": %s",
+							text_to_cstring(d->name), edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	writing_deferred = false;
+	MemoryContextReset(deferred_cxt);
+}
+
+/*
+ * _defer_sample(name, value, tags, ts, kind): keep a sample in session
+ * memory until the next write (see DeferredSample).  Never raises for bad
+ * input: it runs inside error handlers, where a new error would hide the
+ * one being handled; such a sample is dropped with a warning later.
+ */
+Datum
+metrics_ex_defer_sample(PG_FUNCTION_ARGS)
+{
+	MemoryContext old;
+	DeferredSample *d;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(4))
+		PG_RETURN_BOOL(false);
+	if (ndeferred >= MAX_DEFERRED)
+		PG_RETURN_BOOL(false);
+	if (deferred_cxt == NULL)
+		deferred_cxt = AllocSetContextCreate(TopMemoryContext,
+											 "metrics_ex deferred samples",
+											 ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(deferred_cxt);
+	d = palloc0(sizeof(DeferredSample));
+	d->name = PG_GETARG_TEXT_P_COPY(0);
+	d->value = PG_GETARG_FLOAT8(1);
+	d->tags = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P_COPY(2);
+	d->ts = PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(3);
+	d->kind = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "counter") == 0 ? KIND_COUNTER :
+		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "gauge") == 0 ? KIND_GAUGE : KIND_HISTOGRAM;
+	MemoryContextSwitchTo(old);
+	if (d->tags == NULL)
+		d->tags = empty_object_in(deferred_cxt);
+
+	if (deferred_tail)
+		deferred_tail->next = d;
+	else
+		deferred_head = d;
+	deferred_tail = d;
+	ndeferred++;
+	PG_RETURN_BOOL(true);
+}
+
+/*
  * INSTEAD OF INSERT trigger of metrics_ex.ingest(name, value, tags, ts, kind).
  * A NULL tags is {}, a NULL ts is now(), a NULL kind is inferred or taken
  * from the definition; name and value are required.
@@ -305,6 +442,8 @@ metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
 	if (!nulls[4])
 		kind = kind_from_cstring(TextDatumGetCString(values[4]), "kind");
 
+	if (deferred_head != NULL)
+		flush_deferred();
 	check_sample(kind, value, ts);
 	metric = resolve_metric(name, kind, value, is_integral(value));
 

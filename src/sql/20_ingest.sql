@@ -47,8 +47,15 @@ END;
 COMMENT ON FUNCTION metrics_ex.histogram(text, float8, jsonb, timestamptz) IS
     'Record one observation of a distribution';
 
+CREATE FUNCTION metrics_ex._defer_sample(name text, value float8, tags jsonb,
+                                         ts timestamptz, kind text)
+RETURNS bool LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_defer_sample';
+
 -- Runs the statement as the caller (no SET search_path: the statement is
--- the caller's), so everything here is schema-qualified.
+-- the caller's), so everything here is schema-qualified.  A failing
+-- statement's sample cannot be written in the transaction that the re-raised
+-- error rolls back: it waits in the session and the next write stores it.
 CREATE FUNCTION metrics_ex.measure(name text, statement text, tags jsonb DEFAULT '{}')
 RETURNS float8 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
@@ -64,8 +71,9 @@ BEGIN
         EXECUTE statement;
     EXCEPTION WHEN OTHERS THEN
         ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000;
-        PERFORM metrics_ex.histogram(name, ms,
-            pg_catalog.coalesce(tags, '{}') OPERATOR(pg_catalog.||) '{"status": "error"}'::jsonb);
+        PERFORM metrics_ex._defer_sample(name, ms,
+            COALESCE(tags, '{}'::jsonb) OPERATOR(pg_catalog.||) '{"status": "error"}'::jsonb,
+            pg_catalog.now(), 'histogram');
         RAISE;
     END;
     ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000;
