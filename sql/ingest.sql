@@ -87,6 +87,18 @@ INSERT INTO metrics_ex.ingest (name, value, tags, ts) VALUES
   ('bulk_requests_total', 9, '{"host": ["a"]}', '2026-11-20 11:00:09+00');
 SELECT count(*), sum(value) FROM metrics_ex.points WHERE name = 'bulk_requests_total';
 
+-- COPY with a WHERE clause takes the view's trigger instead of the fast path
+COPY metrics_ex.ingest (name, value, tags, ts) FROM STDIN WHERE value > 1;
+bulk_where_total	1	{"host": "a"}	2026-11-20 11:00:00+00
+bulk_where_total	2	{"host": "a"}	2026-11-20 11:00:01+00
+\.
+SELECT count(*), sum(value) FROM metrics_ex.points WHERE name = 'bulk_where_total';
+-- a large COPY: rows are written in batches, across several days
+COPY (SELECT 'bulk_big', i, '{"shard": "' || i % 10 || '"}', '2026-11-01 00:00:00+00'::timestamptz + i * interval '1 minute'
+        FROM generate_series(1, 5000) i) TO '/tmp/metrics_ex_regress_copy.txt';
+COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_regress_copy.txt';
+SELECT count(*), sum(value), count(DISTINCT tags), min(ts), max(ts) FROM metrics_ex.points WHERE name = 'bulk_big';
+
 -- samples land in UTC day partitions
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bounds
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

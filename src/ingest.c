@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "ingest.h"
 #include "storage.h"
 #include "tags.h"
 
@@ -390,21 +391,18 @@ metrics_ex_defer_sample(PG_FUNCTION_ARGS)
 }
 
 /*
- * INSTEAD OF INSERT trigger of metrics_ex.ingest(name, value, tags, ts, kind).
- * A NULL tags is {}, a NULL ts is now(), a NULL kind is inferred or taken
- * from the definition; name and value are required.
+ * One row of metrics_ex.ingest(name, value, tags, ts, kind), from the
+ * INSTEAD OF trigger or the COPY fast path (copy.c).  A NULL tags is {}, a
+ * NULL ts is now(), a NULL kind is inferred or taken from the definition;
+ * name and value are required.
  *
  * tags is text, not jsonb, so that a bulk load finds a tag set it has seen
  * before by its text alone and parses JSON only for new text (and for rows
  * carrying lineage ids, which differ row by row).
  */
-Datum
-metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
+void
+ingest_row(Datum *values, bool *nulls)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	HeapTuple	tuple;
-	Datum		values[5];
-	bool		nulls[5];
 	text	   *name;
 	float8		value;
 	text	   *tagtext = NULL;
@@ -414,16 +412,6 @@ metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
 	MetricKind	kind = KIND_NONE;
 	MetricInfo	metric;
 	int64		series_id = -1;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_INSTEAD(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		elog(ERROR, "metrics_ex_ingest_trigger: must be an INSTEAD OF INSERT trigger");
-	if (trigdata->tg_relation->rd_att->natts != 5)
-		elog(ERROR, "metrics_ex_ingest_trigger: unexpected columns in %s",
-			 RelationGetRelationName(trigdata->tg_relation));
-
-	tuple = trigdata->tg_trigtuple;
-	heap_deform_tuple(tuple, trigdata->tg_relation->rd_att, values, nulls);
 
 	if (nulls[0])
 		ereport(ERROR,
@@ -464,6 +452,25 @@ metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
 									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
 	}
 	storage_insert(ts, series_id, value, lineage);
+}
 
-	return PointerGetDatum(tuple);
+/* INSTEAD OF INSERT trigger of metrics_ex.ingest: INSERT, and COPY when the
+ * fast path is not loaded. */
+Datum
+metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Datum		values[INGEST_NATTS];
+	bool		nulls[INGEST_NATTS];
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_INSTEAD(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		elog(ERROR, "metrics_ex_ingest_trigger: must be an INSTEAD OF INSERT trigger");
+	if (trigdata->tg_relation->rd_att->natts != INGEST_NATTS)
+		elog(ERROR, "metrics_ex_ingest_trigger: unexpected columns in %s",
+			 RelationGetRelationName(trigdata->tg_relation));
+
+	heap_deform_tuple(trigdata->tg_trigtuple, trigdata->tg_relation->rd_att, values, nulls);
+	ingest_row(values, nulls);
+	return PointerGetDatum(trigdata->tg_trigtuple);
 }

@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "copy.h"
 #include "metrics_ex.h"
 #include "storage.h"
 
@@ -79,4 +80,5 @@ _PG_init(void)
 	MarkGUCPrefixReserved("metrics_ex");
 
 	storage_install_hooks();
+	copy_install_hook();
 }

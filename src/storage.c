@@ -55,6 +55,8 @@ typedef struct OpenPartition
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	BulkInsertState bistate;	/* keeps the target page pinned between rows */
+	TupleTableSlot **buffered;	/* bulk mode: rows waiting for multi-insert */
+	int			nbuffered;
 	AttrNumber	att_ts,
 				att_series,
 				att_value,
@@ -75,6 +77,10 @@ typedef struct WriteState
 static WriteState *ws = NULL;
 static bool busy = false;		/* inside storage_insert: do not close */
 static bool hooks_installed = false;
+static bool bulk_mode = false;	/* storage_begin_bulk() .. storage_end_bulk() */
+
+/* Rows per multi-insert, as COPY does */
+#define BULK_BATCH 1000
 
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -93,31 +99,84 @@ storage_check_ts(TimestampTz ts, const char *argname)
 				 errhint("Sample times must be between 0001-01-01 and 9999-12-31 UTC.")));
 }
 
+/* Insert a partition's buffered rows with one multi-insert. */
 static void
-close_state(bool release)
+flush_partition(OpenPartition *p, EState *estate)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	if (p->nbuffered == 0)
+		return;
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	table_multi_insert(p->rel, p->buffered, p->nbuffered,
+					   GetCurrentCommandId(true), 0, p->bistate);
+	for (int i = 0; i < p->nbuffered; i++)
+	{
+		if (p->rri->ri_NumIndices > 0)
+		{
+			List	   *recheck;
+
+			recheck = ExecInsertIndexTuples(p->rri, p->buffered[i], estate,
+											false, false, NULL, NIL);
+			list_free(recheck);
+			ResetPerTupleExprContext(estate);
+		}
+		ExecClearTuple(p->buffered[i]);
+	}
+	p->nbuffered = 0;
+	CurrentResourceOwner = save;
+}
+
+/*
+ * Forget the opened partitions.  With release, buffered rows are written
+ * (flush) or discarded and every resource is given back; without, the
+ * transaction is aborting and its resource owner gives them back.
+ */
+static void
+close_state(bool release, bool flush)
 {
 	WriteState *s = ws;
 	ResourceOwner save = CurrentResourceOwner;
 
 	if (s == NULL)
 		return;
+	if (release && flush)
+		for (int i = 0; i < s->nparts; i++)
+			flush_partition(&s->parts[i], s->estate);
 	ws = NULL;
 	if (release)
 	{
 		CurrentResourceOwner = TopTransactionResourceOwner;
 		for (int i = 0; i < s->nparts; i++)
 		{
-			FreeBulkInsertState(s->parts[i].bistate);
-			ExecCloseIndices(s->parts[i].rri);
-			ExecDropSingleTupleTableSlot(s->parts[i].slot);
-			table_close(s->parts[i].rel, NoLock);
+			OpenPartition *p = &s->parts[i];
+
+			if (p->buffered != NULL)
+				for (int j = 0; j < BULK_BATCH && p->buffered[j] != NULL; j++)
+					ExecDropSingleTupleTableSlot(p->buffered[j]);
+			FreeBulkInsertState(p->bistate);
+			ExecCloseIndices(p->rri);
+			ExecDropSingleTupleTableSlot(p->slot);
+			table_close(p->rel, NoLock);
 		}
 		table_close(s->parent, NoLock);
 		FreeExecutorState(s->estate);
 		CurrentResourceOwner = save;
 	}
-	/* on abort the resource owner has released (or will release) the rest */
 	MemoryContextDelete(s->cxt);
+}
+
+void
+storage_begin_bulk(void)
+{
+	bulk_mode = true;
+}
+
+void
+storage_end_bulk(void)
+{
+	close_state(true, true);
+	bulk_mode = false;
 }
 
 static void
@@ -128,7 +187,7 @@ storage_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			close_state(true);
+			close_state(true, true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -138,6 +197,7 @@ storage_xact_callback(XactEvent event, void *arg)
 				ws = NULL;
 			}
 			busy = false;
+			bulk_mode = false;
 			break;
 		default:
 			break;
@@ -148,10 +208,12 @@ static void
 storage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
+	/* buffered rows belong to the aborted subtransaction: discard them */
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		busy = false;
-		close_state(true);
+		bulk_mode = false;
+		close_state(true, false);
 	}
 }
 
@@ -163,7 +225,7 @@ storage_ExecutorEnd(QueryDesc *queryDesc)
 	else
 		standard_ExecutorEnd(queryDesc);
 	if (!busy)
-		close_state(true);
+		close_state(true, true);
 }
 
 static void
@@ -179,7 +241,7 @@ storage_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 	if (!busy)
-		close_state(true);
+		close_state(true, true);
 }
 
 void
@@ -362,6 +424,8 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	/* the slot pins the tuple descriptor: same owner as the relation */
 	p->slot = MakeSingleTupleTableSlot(RelationGetDescr(p->rel), &TTSOpsVirtual);
 	p->bistate = GetBulkInsertState();
+	p->buffered = NULL;
+	p->nbuffered = 0;
 	CurrentResourceOwner = save;
 
 	desc = RelationGetDescr(p->rel);
@@ -411,7 +475,7 @@ partition_for(TimestampTz ts)
 	if (!OidIsValid(relid))
 	{
 		/* CREATE TABLE ... PARTITION OF refuses while we hold samples open */
-		close_state(true);
+		close_state(true, true);
 		create_day_partitions(ts);
 		ws = open_state();
 		relid = route(ws->parent, ts, &lower, &upper, &is_default);
@@ -431,7 +495,25 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 
 	busy = true;
 	p = partition_for(ts);
-	slot = p->slot;
+
+	if (bulk_mode)
+	{
+		if (p->buffered == NULL)
+			p->buffered = MemoryContextAllocZero(ws->cxt, sizeof(TupleTableSlot *) * BULK_BATCH);
+		if (p->buffered[p->nbuffered] == NULL)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(ws->cxt);
+
+			save = CurrentResourceOwner;
+			CurrentResourceOwner = TopTransactionResourceOwner;
+			p->buffered[p->nbuffered] = table_slot_create(p->rel, NULL);
+			CurrentResourceOwner = save;
+			MemoryContextSwitchTo(oldcxt);
+		}
+		slot = p->buffered[p->nbuffered];
+	}
+	else
+		slot = p->slot;
 
 	ExecClearTuple(slot);
 	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
@@ -447,6 +529,16 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 		slot->tts_isnull[p->att_lineage - 1] = false;
 	}
 	ExecStoreVirtualTuple(slot);
+
+	if (bulk_mode)
+	{
+		/* the row must outlive the caller's per-row memory */
+		ExecMaterializeSlot(slot);
+		if (++p->nbuffered == BULK_BATCH)
+			flush_partition(p, ws->estate);
+		busy = false;
+		return;
+	}
 
 	/* the bulk-insert state's buffer pin belongs with the relation */
 	save = CurrentResourceOwner;

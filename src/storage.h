@@ -22,4 +22,12 @@ extern void storage_check_ts(TimestampTz ts, const char *argname);
 extern void storage_insert(TimestampTz ts, int64 series_id, float8 value,
 						   Jsonb *lineage);
 
+/*
+ * Bulk mode, for one COPY: rows are buffered per partition and written with
+ * multi-inserts; storage_end_bulk() writes the rest.  Nothing may read the
+ * samples between the two calls.
+ */
+extern void storage_begin_bulk(void);
+extern void storage_end_bulk(void);
+
 #endif							/* METRICS_EX_STORAGE_H */

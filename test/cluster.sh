@@ -26,7 +26,6 @@ shared_preload_libraries = 'metrics_ex'
 max_worker_processes = 16
 fsync = off
 synchronous_commit = off
-full_page_writes = off
 shared_buffers = 512MB
 max_wal_size = 4GB
 timezone = 'UTC'
