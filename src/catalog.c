@@ -16,6 +16,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/builtins.h"
@@ -167,6 +168,10 @@ catalog_begin_write(void)
 {
 	Oid			ingest_relid;
 	AclResult	aclresult;
+
+	/* we write heap tuples ourselves, so the executor's check is ours too */
+	PreventCommandIfReadOnly("recording metrics");
+	PreventCommandIfParallelMode("recording metrics");
 
 	ensure_caches();
 	if (xact_ready && xact_checked_user == GetUserId())

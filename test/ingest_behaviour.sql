@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(19);
+SELECT plan(20);
 
 -- series limit: GUC default and per-metric override
 SET LOCAL metrics_ex.max_series_per_metric = 3;
@@ -69,6 +69,10 @@ SET LOCAL ROLE mx_reader;
 SELECT is((SELECT sum(value) FROM metrics_ex.points WHERE name = 'priv_total'), 3::float8, 'reader reads');
 SELECT throws_ok($$SELECT metrics_ex.increment('priv_total')$$, '42501', NULL, 'reader cannot write');
 RESET ROLE;
+
+-- a read-only transaction records nothing
+SET TRANSACTION READ ONLY;
+SELECT throws_ok($$SELECT metrics_ex.increment('priv_total')$$, '25006', NULL, 'no writes in a read-only transaction');
 
 SELECT * FROM finish();
 ROLLBACK;
