@@ -28,6 +28,7 @@
 
 #include "catalog.h"
 #include "metrics_ex.h"
+#include "tags.h"
 
 #define METRIC_NAME_MAX 200
 
@@ -257,16 +258,7 @@ kind_name(MetricKind kind)
 void
 check_metric_name(const char *name, int len, const char *argname)
 {
-	bool		ok = len > 0 && len <= METRIC_NAME_MAX;
-
-	for (int i = 0; ok && i < len; i++)
-	{
-		char		c = name[i];
-
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			c == ':' || (i > 0 && c >= '0' && c <= '9');
-	}
-	if (!ok)
+	if (!is_prometheus_name(name, len, METRIC_NAME_MAX, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid metric %s \"%.*s\"", argname, Min(len, METRIC_NAME_MAX), name),

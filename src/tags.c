@@ -28,6 +28,22 @@ is_lineage_key(const char *key, int keylen)
 	return false;
 }
 
+bool
+is_prometheus_name(const char *name, int len, int maxlen, bool allow_colon)
+{
+	if (len <= 0 || len > maxlen)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  (allow_colon && c == ':') || (i > 0 && c >= '0' && c <= '9')))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Label names follow Prometheus: [a-zA-Z_][a-zA-Z0-9_]*, names starting with
  * "__" are reserved, and "le"/"quantile" would clash with the labels that
@@ -36,16 +52,7 @@ is_lineage_key(const char *key, int keylen)
 void
 tags_check_key(const char *key, int keylen, const char *argname)
 {
-	bool		ok = keylen > 0 && keylen <= TAG_KEY_MAX;
-
-	for (int i = 0; ok && i < keylen; i++)
-	{
-		char		c = key[i];
-
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-			(i > 0 && c >= '0' && c <= '9');
-	}
-	if (!ok)
+	if (!is_prometheus_name(key, keylen, TAG_KEY_MAX, false))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid tag name \"%.*s\" in %s", Min(keylen, 200), key, argname),

@@ -43,6 +43,12 @@ extern void tags_finish(TagBuilder *tb, Jsonb **series, Jsonb **lineage);
  */
 extern bool tags_is_canonical(Jsonb *obj);
 
+/*
+ * Prometheus's name rule: [a-zA-Z_][a-zA-Z0-9_]* for labels, with ':' also
+ * allowed (allow_colon) for metric names; at most maxlen bytes.
+ */
+extern bool is_prometheus_name(const char *name, int len, int maxlen, bool allow_colon);
+
 /* Check one label name; raises the error that names argname. */
 extern void tags_check_key(const char *key, int keylen, const char *argname);
 
