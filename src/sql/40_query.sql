@@ -1,0 +1,469 @@
+-- metrics_ex querying: query(), time_series(), rollup(), rolling(), windowed()
+-- and their JSON forms.  Each builds one SQL statement over samples joined to
+-- the metric's series (filtered first, so the join is a small hash) and lets
+-- the planner do the rest; time ranges are half-open [since, until) and
+-- buckets align to the UTC epoch.
+
+-- The [since, until) of a call: since/until win over span; span is
+-- last_hour, last_24h, last_7d, last_30d or any interval, ending now.
+CREATE FUNCTION metrics_ex._time_range(span text, since timestamptz, until timestamptz,
+                                       OUT range_since timestamptz, OUT range_until timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    width interval;
+BEGIN
+    range_until := coalesce(until, now());
+    IF since IS NOT NULL THEN
+        range_since := since;
+    ELSE
+        width := CASE lower(coalesce(span, 'last_24h'))
+                     WHEN 'last_hour' THEN interval '1 hour'
+                     WHEN 'last_24h' THEN interval '24 hours'
+                     WHEN 'last_7d' THEN interval '7 days'
+                     WHEN 'last_30d' THEN interval '30 days'
+                 END;
+        IF width IS NULL THEN
+            BEGIN
+                width := span::interval;
+            EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+                RAISE EXCEPTION 'invalid span "%"', span USING ERRCODE = '22023',
+                    HINT = 'Use last_hour, last_24h, last_7d, last_30d or an interval such as ''15 minutes''.';
+            END;
+            IF width <= interval '0' THEN
+                RAISE EXCEPTION 'span must be a positive interval, not "%"', span USING ERRCODE = '22023';
+            END IF;
+        END IF;
+        range_since := range_until - width;
+    END IF;
+    IF range_since >= range_until THEN
+        RAISE EXCEPTION 'since (%) must be earlier than until (%)', range_since, range_until
+            USING ERRCODE = '22023', HINT = 'Time ranges are half-open: [since, until).';
+    END IF;
+END
+$$;
+
+-- A bucket width: minute, hour, day, Grafana durations (500ms, 30s, 5m, 1h,
+-- 1d, 1w) or any interval without months.
+CREATE FUNCTION metrics_ex._bucket_width(bucket text) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m text[];
+    width interval;
+BEGIN
+    IF bucket IS NULL THEN
+        RAISE EXCEPTION 'bucket must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    m := regexp_match(bucket, '^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$');
+    IF m IS NOT NULL THEN
+        width := m[1]::numeric * CASE m[2] WHEN 'ms' THEN interval '1 millisecond'
+                                          WHEN 's' THEN interval '1 second'
+                                          WHEN 'm' THEN interval '1 minute'
+                                          WHEN 'h' THEN interval '1 hour'
+                                          WHEN 'd' THEN interval '1 day'
+                                          WHEN 'w' THEN interval '7 days' END;
+    ELSIF lower(bucket) IN ('second', 'minute', 'hour', 'day', 'week') THEN
+        width := ('1 ' || lower(bucket))::interval;
+    ELSE
+        BEGIN
+            width := bucket::interval;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            width := NULL;
+        END;
+    END IF;
+    IF width IS NULL OR width <= interval '0' OR extract(month FROM width) <> 0
+       OR extract(year FROM width) <> 0 THEN
+        RAISE EXCEPTION 'invalid bucket "%"', bucket USING ERRCODE = '22023',
+            HINT = 'Use minute, hour, day, week, a Grafana duration (30s, 5m, 1h, 1d) or a positive interval without months.';
+    END IF;
+    RETURN width;
+END
+$$;
+
+-- The SQL expression of an aggregation over samples x (value, ts).
+-- seconds is an SQL expression for the length of the group's time span
+-- (used by rate).
+CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a text := lower(btrim(coalesce(aggregation, '')));
+    m text[];
+    q numeric;
+BEGIN
+    CASE a
+        WHEN 'count' THEN RETURN 'count(*)::float8';
+        WHEN 'sum' THEN RETURN 'coalesce(sum(x.value), 0)';
+        WHEN 'mean', 'avg' THEN RETURN 'avg(x.value)';
+        WHEN 'min' THEN RETURN 'min(x.value)';
+        WHEN 'max' THEN RETURN 'max(x.value)';
+        WHEN 'last' THEN RETURN '(array_agg(x.value ORDER BY x.ts DESC))[1]';
+        WHEN 'stddev' THEN RETURN 'stddev_samp(x.value)';
+        WHEN 'rate' THEN RETURN format('coalesce(sum(x.value), 0) / %s', seconds);
+        ELSE NULL;
+    END CASE;
+    m := regexp_match(a, '^p(\d+)(\.\d+)?$');
+    IF m IS NOT NULL THEN
+        IF m[2] IS NOT NULL THEN
+            q := (m[1] || m[2])::numeric / 100;
+        ELSIF m[1]::numeric <= 100 THEN
+            q := m[1]::numeric / 100;           -- p50, p95, p100
+        ELSE
+            q := ('0.' || m[1])::numeric;       -- p999 = 0.999, p9999 = 0.9999
+        END IF;
+        IF q >= 0 AND q <= 1 THEN
+            RETURN format('percentile_cont(%s) WITHIN GROUP (ORDER BY x.value)', q);
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'unknown aggregation "%"', aggregation USING ERRCODE = '22023',
+        HINT = 'Use count, sum, mean (avg), min, max, last, stddev, rate, or a percentile p50, p90, p95, p99, p999, pNN.N.';
+END
+$$;
+
+-- FROM/WHERE over the samples of one metric in [since, until) whose tags
+-- (lineage ids included) contain filter.  $1 metric id, $2 since, $3 until,
+-- $4 series-tag filter, $5 lineage filter.
+CREATE FUNCTION metrics_ex._samples_sql() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN 'FROM metrics_ex.samples x
+        JOIN (SELECT id, tags FROM metrics_ex.series
+               WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = x.series_id
+        WHERE x.ts >= $2 AND x.ts < $3 AND ($5 IS NULL OR x.lineage @> $5)';
+
+-- Split a filter object into series tags and lineage ids, values as strings.
+CREATE FUNCTION metrics_ex._split_filter(tags jsonb, OUT series_filter jsonb, OUT lineage_filter jsonb)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tags IS NULL OR tags = '{}'::jsonb THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(tags) <> 'object' THEN
+        RAISE EXCEPTION 'tags must be a JSON object' USING ERRCODE = '22023',
+            HINT = 'For example ''{"tenant": "cns"}''.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(tags) WHERE jsonb_typeof(value) IN ('object', 'array')) THEN
+        RAISE EXCEPTION 'tags must have string, number or boolean values' USING ERRCODE = '22023';
+    END IF;
+    SELECT jsonb_object_agg(key, value #>> '{}') FILTER (WHERE key NOT IN ('work_id', 'trace_id', 'plan_id', 'step_id')
+                                                          AND jsonb_typeof(value) <> 'null'),
+           jsonb_object_agg(key, value #>> '{}') FILTER (WHERE key IN ('work_id', 'trace_id', 'plan_id', 'step_id')
+                                                          AND jsonb_typeof(value) <> 'null')
+      INTO series_filter, lineage_filter
+      FROM jsonb_each(tags);
+END
+$$;
+
+-- SQL expressions of the group_by keys: labels (jsonb), the '/'-joined key
+-- and the GROUP BY list.
+CREATE FUNCTION metrics_ex._group_sql(group_by text[],
+                                      OUT labels_sql text, OUT key_sql text, OUT group_sql text)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    exprs text[] := '{}';
+    pairs text[] := '{}';
+BEGIN
+    FOREACH k IN ARRAY coalesce(group_by, '{}') LOOP
+        IF k IS NULL OR k !~ '^[a-zA-Z_][a-zA-Z0-9_]*$' THEN
+            RAISE EXCEPTION 'invalid tag name % in group_by', coalesce(quote_literal(k), 'NULL')
+                USING ERRCODE = '22023', HINT = 'group_by lists tag names such as ''{model,dataset}''.';
+        END IF;
+        exprs := exprs || CASE WHEN k IN ('work_id', 'trace_id', 'plan_id', 'step_id')
+                               THEN format('(x.lineage ->> %L)', k)
+                               ELSE format('(s.tags ->> %L)', k) END;
+        pairs := pairs || format('%L, %s', k, exprs[cardinality(exprs)]);
+    END LOOP;
+    IF cardinality(exprs) = 0 THEN
+        labels_sql := '''{}''::jsonb';
+        key_sql := 'NULL::text';
+        group_sql := NULL;
+    ELSE
+        labels_sql := format('jsonb_build_object(%s)', array_to_string(pairs, ', '));
+        key_sql := format('concat_ws(''/'', %s)',
+                          (SELECT string_agg(format('coalesce(%s, '''')', e), ', ') FROM unnest(exprs) e));
+        group_sql := array_to_string(exprs, ', ');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION metrics_ex._metric_id(name text) RETURNS int
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT id FROM metrics_ex.metrics m WHERE m.name = _metric_id.name);
+
+-- query: one aggregate per group, ordered by labels.
+CREATE FUNCTION metrics_ex.query(
+    name text, aggregation text DEFAULT 'mean', group_by text[] DEFAULT '{}',
+    tags jsonb DEFAULT '{}', span text DEFAULT 'last_24h',
+    since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (labels jsonb, value float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    f record;
+    g record;
+    mid int;
+    agg text;
+    sql text;
+BEGIN
+    r := metrics_ex._time_range(span, since, until);
+    f := metrics_ex._split_filter(tags);
+    g := metrics_ex._group_sql(group_by);
+    agg := metrics_ex._aggregate_sql(aggregation,
+                                     format('%s::float8', extract(epoch FROM r.range_until - r.range_since)));
+    mid := metrics_ex._metric_id(name);
+    IF mid IS NULL THEN
+        RETURN;                     -- an unknown metric has no data
+    END IF;
+    sql := format('SELECT %s AS labels, %s AS value %s', g.labels_sql, agg, metrics_ex._samples_sql());
+    IF g.group_sql IS NOT NULL THEN
+        sql := sql || format(' GROUP BY %s ORDER BY 1', g.group_sql);
+    END IF;
+    RETURN QUERY EXECUTE sql USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.query(text, text, text[], jsonb, text, timestamptz, timestamptz) IS
+    'One aggregate (count, sum, mean, min, max, last, stddev, rate, pNN) per group of tag values';
+
+CREATE FUNCTION metrics_ex.query_json(
+    name text, aggregation text DEFAULT 'mean', group_by text[] DEFAULT '{}',
+    tags jsonb DEFAULT '{}', span text DEFAULT 'last_24h',
+    since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(jsonb_agg(q.labels || jsonb_build_object(lower(btrim(query_json.aggregation)), q.value)
+                              ORDER BY q.labels), '[]'::jsonb)
+      FROM metrics_ex.query(query_json.name, query_json.aggregation, query_json.group_by,
+                            query_json.tags, query_json.span, query_json.since, query_json.until) q;
+END;
+COMMENT ON FUNCTION metrics_ex.query_json(text, text, text[], jsonb, text, timestamptz, timestamptz) IS
+    'query() as MetricsEx''s list of maps: [{"model": "llama-3.1", "mean": 0.72}, ...]';
+
+-- time_series: one value per bucket (and group), for psql and Grafana.
+CREATE FUNCTION metrics_ex.time_series(
+    name text, bucket text DEFAULT 'hour', aggregation text DEFAULT 'count',
+    span text DEFAULT 'last_24h', tags jsonb DEFAULT '{}', group_by text[] DEFAULT '{}',
+    fill text DEFAULT 'none', since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE ("time" timestamptz, metric text, value float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    f record;
+    g record;
+    mid int;
+    width interval;
+    agg text;
+    label text;
+    fill_mode text := lower(coalesce(fill, 'none'));
+    nbuckets numeric;
+    data_sql text;
+BEGIN
+    r := metrics_ex._time_range(span, since, until);
+    f := metrics_ex._split_filter(tags);
+    g := metrics_ex._group_sql(group_by);
+    width := metrics_ex._bucket_width(bucket);
+    agg := metrics_ex._aggregate_sql(aggregation, format('%s::float8', extract(epoch FROM width)));
+    IF fill_mode NOT IN ('none', 'zero', 'null', 'previous') THEN
+        RAISE EXCEPTION 'invalid fill "%"', fill USING ERRCODE = '22023',
+            HINT = 'fill is none, zero, null or previous.';
+    END IF;
+    nbuckets := ceil(extract(epoch FROM r.range_until - r.range_since) / extract(epoch FROM width));
+    IF nbuckets > 100000 THEN
+        RAISE EXCEPTION 'bucket % would make % buckets in this range', bucket, nbuckets
+            USING ERRCODE = '54000', HINT = 'At most 100000 buckets: use a wider bucket or a shorter range.';
+    END IF;
+    mid := metrics_ex._metric_id(name);
+    IF mid IS NULL THEN
+        RETURN;
+    END IF;
+
+    label := CASE WHEN g.group_sql IS NULL THEN quote_literal(name) ELSE g.key_sql END;
+    data_sql := format('SELECT date_bin(%L::interval, x.ts, ''1970-01-01 00:00:00+00''::timestamptz) AS t, %s AS m, %s AS v %s GROUP BY 1%s',
+                       width, label, agg, metrics_ex._samples_sql(),
+                       CASE WHEN g.group_sql IS NULL THEN '' ELSE ', ' || g.group_sql END);
+    IF fill_mode = 'none' THEN
+        RETURN QUERY EXECUTE format('SELECT t, m, v FROM (%s) d ORDER BY t, m', data_sql)
+            USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
+        RETURN;
+    END IF;
+    -- every bucket of the range for every series that has data in it
+    RETURN QUERY EXECUTE format($q$
+        WITH d AS (%s),
+        grid AS (
+            SELECT b AS t, ms.m
+              FROM generate_series(date_bin($6, $2, '1970-01-01 00:00:00+00'::timestamptz),
+                                   $3 - interval '1 microsecond', $6) b
+             CROSS JOIN (SELECT DISTINCT m FROM d) ms),
+        joined AS (
+            SELECT grid.t, grid.m, d.v,
+                   count(d.v) OVER (PARTITION BY grid.m ORDER BY grid.t) AS run
+              FROM grid LEFT JOIN d ON d.t = grid.t AND d.m IS NOT DISTINCT FROM grid.m)
+        SELECT t, m, CASE %L WHEN 'zero' THEN coalesce(v, 0)
+                             WHEN 'previous' THEN first_value(v) OVER (PARTITION BY m, run ORDER BY t)
+                             ELSE v END
+          FROM joined ORDER BY t, m$q$, data_sql, fill_mode)
+        USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter, width;
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.time_series(text, text, text, text, jsonb, text[], text, timestamptz, timestamptz) IS
+    'Values per time bucket (aligned to the UTC epoch), as ("time", metric, value) for Grafana';
+
+-- rollup: several aggregates per group, keyed by the group values joined by '/'.
+CREATE FUNCTION metrics_ex.rollup(
+    name text, group_by text[], aggregations text[] DEFAULT '{mean,count}',
+    tags jsonb DEFAULT '{}', span text DEFAULT 'last_24h',
+    since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (key text, labels jsonb, stats jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    f record;
+    g record;
+    mid int;
+    a text;
+    parts text[] := '{}';
+    seconds text;
+    sql text;
+BEGIN
+    r := metrics_ex._time_range(span, since, until);
+    f := metrics_ex._split_filter(tags);
+    g := metrics_ex._group_sql(group_by);
+    IF aggregations IS NULL OR cardinality(aggregations) = 0 THEN
+        RAISE EXCEPTION 'aggregations must name at least one aggregation' USING ERRCODE = '22023',
+            HINT = 'For example ''{mean,count,p95}''.';
+    END IF;
+    seconds := format('%s::float8', extract(epoch FROM r.range_until - r.range_since));
+    FOREACH a IN ARRAY aggregations LOOP
+        parts := parts || format('%L, %s', lower(btrim(a)), metrics_ex._aggregate_sql(a, seconds));
+    END LOOP;
+    mid := metrics_ex._metric_id(name);
+    IF mid IS NULL THEN
+        RETURN;
+    END IF;
+    sql := format('SELECT %s AS key, %s AS labels, jsonb_build_object(%s) AS stats %s',
+                  CASE WHEN g.group_sql IS NULL THEN '''''' ELSE g.key_sql END, g.labels_sql,
+                  array_to_string(parts, ', '), metrics_ex._samples_sql());
+    IF g.group_sql IS NOT NULL THEN
+        sql := sql || format(' GROUP BY %s ORDER BY 1, 2', g.group_sql);
+    END IF;
+    RETURN QUERY EXECUTE sql USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.rollup(text, text[], text[], jsonb, text, timestamptz, timestamptz) IS
+    'Several aggregates per group, keyed by group values joined by ''/''';
+
+CREATE FUNCTION metrics_ex.rollup_json(
+    name text, group_by text[], aggregations text[] DEFAULT '{mean,count}',
+    tags jsonb DEFAULT '{}', span text DEFAULT 'last_24h',
+    since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(jsonb_object_agg(r.key, r.stats), '{}'::jsonb)
+      FROM metrics_ex.rollup(rollup_json.name, rollup_json.group_by, rollup_json.aggregations,
+                             rollup_json.tags, rollup_json.span, rollup_json.since, rollup_json.until) r;
+END;
+COMMENT ON FUNCTION metrics_ex.rollup_json(text, text[], text[], jsonb, text, timestamptz, timestamptz) IS
+    'rollup() as MetricsEx''s map: {"llama-3.1/scifact": {"mean": 0.72, "count": 150}, ...}';
+
+-- rolling: per series the last value and plain means over 1, 5, 15 minutes.
+CREATE FUNCTION metrics_ex.rolling(name text, tags jsonb DEFAULT '{}')
+RETURNS TABLE (labels jsonb, current float8, count_1m bigint,
+               average_1m float8, average_5m float8, average_15m float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    mid int;
+    horizon interval := coalesce(nullif(current_setting('metrics_ex.retention', true), ''), '24 hours')::interval;
+BEGIN
+    f := metrics_ex._split_filter(tags);
+    mid := metrics_ex._metric_id(name);
+    IF mid IS NULL THEN
+        RETURN;
+    END IF;
+    -- current is the last value within the retention horizon
+    RETURN QUERY EXECUTE format($q$
+        SELECT s.tags,
+               (array_agg(x.value ORDER BY x.ts DESC))[1],
+               count(*) FILTER (WHERE x.ts >= $6 - interval '1 minute'),
+               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
+               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),
+               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '15 minutes'), 0)
+        %s
+        GROUP BY s.id, s.tags ORDER BY s.tags$q$, metrics_ex._samples_sql())
+        USING mid, now() - horizon, now() + interval '1 microsecond', f.series_filter, f.lineage_filter, now();
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.rolling(text, jsonb) IS
+    'Per series: last value, and count and mean over the last 1, 5 and 15 minutes (0 when empty)';
+
+-- windowed: sliding windows [start, start + width) from the first sample,
+-- advancing by step; empty windows are dropped.
+CREATE FUNCTION metrics_ex.windowed(
+    name text, width interval, step interval, aggregation text DEFAULT 'mean',
+    tags jsonb DEFAULT '{}', since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (window_start timestamptz, window_end timestamptz, count bigint, value float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    mid int;
+    agg text;
+    lo timestamptz := coalesce(since, '-infinity');
+    hi timestamptz := coalesce(until, 'infinity');
+    first_ts timestamptz;
+BEGIN
+    IF width IS NULL OR width <= interval '0' THEN
+        RAISE EXCEPTION 'width must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    IF step IS NULL OR step <= interval '0' THEN
+        RAISE EXCEPTION 'step must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    IF lo >= hi THEN
+        RAISE EXCEPTION 'since (%) must be earlier than until (%)', lo, hi USING ERRCODE = '22023';
+    END IF;
+    f := metrics_ex._split_filter(tags);
+    agg := metrics_ex._aggregate_sql(aggregation, format('%s::float8', extract(epoch FROM width)));
+    mid := metrics_ex._metric_id(name);
+    IF mid IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT min(x.ts) %s', metrics_ex._samples_sql())
+       INTO first_ts USING mid, lo, hi, f.series_filter, f.lineage_filter;
+    IF first_ts IS NULL THEN
+        RETURN;
+    END IF;
+    -- each sample joins the windows k that hold it: start_k = first + k*step,
+    -- start_k <= ts < start_k + width
+    RETURN QUERY EXECUTE format($q$
+        SELECT $6 + k * $8, $6 + k * $8 + $7, count(*), %s
+          FROM (SELECT x.ts, x.value %s) x
+        CROSS JOIN LATERAL generate_series(
+            greatest(0, floor((extract(epoch FROM x.ts - $6) - extract(epoch FROM $7)) / extract(epoch FROM $8))::bigint + 1),
+            floor(extract(epoch FROM x.ts - $6) / extract(epoch FROM $8))::bigint) k
+        GROUP BY k ORDER BY k$q$, agg, metrics_ex._samples_sql())
+        USING mid, lo, hi, f.series_filter, f.lineage_filter, first_ts, width, step;
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.windowed(text, interval, interval, text, jsonb, timestamptz, timestamptz) IS
+    'Sliding windows from the first sample: [start, start + width), advancing by step';
