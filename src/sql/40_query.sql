@@ -112,7 +112,7 @@ BEGIN
             q := (m[1] || m[2])::numeric / 100;
         ELSIF m[1]::numeric <= 100 THEN
             q := m[1]::numeric / 100;           -- p50, p95, p100
-        ELSE
+        ELSIF m[1] ~ '^9+$' THEN
             q := ('0.' || m[1])::numeric;       -- p999 = 0.999, p9999 = 0.9999
         END IF;
         IF q >= 0 AND q <= 1 THEN
