@@ -31,7 +31,15 @@
 #define TD_MAX_COMPRESSION		10000
 /* the scale function spans TD_K_SPAN * compression units of k */
 #define TD_K_SPAN				2.0
-#define TD_BUFFER_FACTOR		10
+/*
+ * Tails get a second limit: a centroid holds at most TD_TAIL / compression
+ * of q (1 - q) of the weight, so p99.9 of millions of values still falls
+ * between small centroids.  That adds about ln(n) * compression / TD_TAIL
+ * centroids per tail.
+ */
+#define TD_TAIL					10.0
+/* values buffered between merge passes, per unit of compression */
+#define TD_BUFFER_FACTOR		50
 
 typedef struct Centroid
 {
@@ -59,13 +67,6 @@ typedef struct TDigest
 #define TD_BUFFER(t) ((double *) ((t)->centroids + (t)->cap_centroids))
 #define DatumGetTDigestP(d) ((TDigest *) PG_DETOAST_DATUM(d))
 
-#define ST_SORT td_sort_doubles
-#define ST_ELEMENT_TYPE double
-#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 #define ST_SORT td_sort_centroids
 #define ST_ELEMENT_TYPE Centroid
 #define ST_COMPARE(a, b) (((a)->mean > (b)->mean) - ((a)->mean < (b)->mean))
@@ -85,11 +86,16 @@ PG_FUNCTION_INFO_V1(tdigest_quantiles);
 PG_FUNCTION_INFO_V1(tdigest_rank);
 PG_FUNCTION_INFO_V1(tdigest_summary);
 
-/* Most centroids a merge pass can leave: consecutive pairs span > 1 in k. */
+/*
+ * Room for centroids: consecutive pairs span more than one unit of k, and
+ * the tail limit adds at most ln(2^63) * compression / TD_TAIL per tail.
+ * The merge pass never writes beyond this, whatever the data.
+ */
 static int32
 td_max_centroids(int32 compression)
 {
-	return (int32) (2.0 * TD_K_SPAN * compression) + 4;
+	return (int32) (2.0 * TD_K_SPAN * compression +
+					2.0 * 44.0 * compression / TD_TAIL) + 8;
 }
 
 static void
@@ -158,6 +164,7 @@ td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 {
 	double		norm = TD_K_SPAN * t->compression / M_PI;
 	int32		limit_n = td_max_centroids(t->compression);
+	double		tail_c = TD_TAIL / t->compression;
 	int32		n = 0;
 	double		done = 0;		/* weight of the centroids already closed */
 	double		wlimit;
@@ -176,7 +183,12 @@ td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 	{
 		const Centroid *it = &items[i];
 
-		if (done + cur.weight + it->weight <= wlimit || n >= limit_n - 1)
+		double		q0 = done / total;
+		double		q1 = (done + cur.weight + it->weight) / total;
+		double		tail = tail_c * total * Min(q0 * (1 - q0), q1 * (1 - q1));
+
+		if ((done + cur.weight + it->weight <= wlimit &&
+			 cur.weight + it->weight <= tail) || n >= limit_n - 1)
 		{
 			cur.weight += it->weight;
 			cur.mean += (it->mean - cur.mean) * ((double) it->weight / (double) cur.weight);
@@ -193,6 +205,67 @@ td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 	t->ncentroids = n;
 }
 
+/*
+ * Sort the buffer.  A comparison sort of random doubles is dominated by
+ * branch mispredictions; an LSD radix sort on the bit patterns (mapped so
+ * that unsigned order is numeric order) is several times faster.  Byte
+ * positions where all keys agree (typically the sign and exponent) are
+ * skipped.
+ */
+static void
+td_sort_buffer(double *v, int32 n)
+{
+	uint64	   *keys = palloc(n * sizeof(uint64));
+	uint64	   *tmp = palloc(n * sizeof(uint64));
+	uint64	   *src = keys,
+			   *dst = tmp;
+	int32		counts[8][256];
+	int32		i,
+				b;
+
+	memset(counts, 0, sizeof(counts));
+	for (i = 0; i < n; i++)
+	{
+		uint64		k;
+
+		memcpy(&k, &v[i], sizeof(k));
+		k ^= (k >> 63) ? ~UINT64CONST(0) : (UINT64CONST(1) << 63);
+		keys[i] = k;
+		for (b = 0; b < 8; b++)
+			counts[b][(k >> (8 * b)) & 0xff]++;
+	}
+	for (b = 0; b < 8; b++)
+	{
+		int32		pos = 0,
+					j;
+		uint64	   *swap;
+
+		if (counts[b][(src[0] >> (8 * b)) & 0xff] == n)
+			continue;			/* every key has this byte */
+		for (j = 0; j < 256; j++)
+		{
+			int32		c = counts[b][j];
+
+			counts[b][j] = pos;
+			pos += c;
+		}
+		for (i = 0; i < n; i++)
+			dst[counts[b][(src[i] >> (8 * b)) & 0xff]++] = src[i];
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint64		k = src[i];
+
+		k ^= (k >> 63) ? (UINT64CONST(1) << 63) : ~UINT64CONST(0);
+		memcpy(&v[i], &k, sizeof(k));
+	}
+	pfree(keys);
+	pfree(tmp);
+}
+
 /* Merge the buffer into the centroids. */
 static void
 td_flush(TDigest *t)
@@ -205,7 +278,7 @@ td_flush(TDigest *t)
 
 	if (t->nbuffer == 0)
 		return;
-	td_sort_doubles(buf, t->nbuffer);
+	td_sort_buffer(buf, t->nbuffer);
 	items = palloc((t->ncentroids + t->nbuffer) * sizeof(Centroid));
 	while (i < t->ncentroids || j < t->nbuffer)
 	{
