@@ -657,7 +657,10 @@ dd_check_range(double rel_err, int32 lo, int64 n, bool binary)
 		dd_invalid(binary, "bucket index out of range");
 }
 
-/* Reads "<lo>:{c,c,...}" into a palloc'd array, bounded by the index range. */
+/*
+ * Reads "<lo>:{c,c,...}" into a palloc'd array, bounded by the index range;
+ * "c*n" stands for n buckets of count c.
+ */
 static uint64 *
 dd_read_store(SketchParser *p, double rel_err, int32 *lo, int32 *n)
 {
@@ -677,17 +680,25 @@ dd_read_store(SketchParser *p, double rel_err, int32 *lo, int32 *n)
 		do
 		{
 			int64		c = sketch_read_int64(p);
+			int64		run = 1;
 
 			if (c < 0)
 				sketch_syntax_error(p, "Bucket counts must not be negative.");
-			if (len >= maxn)
+			if (sketch_accept(p, "*"))
+			{
+				run = sketch_read_int64(p);		/* c repeated run times */
+				if (run < 1)
+					sketch_syntax_error(p, "A repeat count must be positive.");
+			}
+			if (run > maxn - len)
 				sketch_syntax_error(p, "Too many buckets.");
-			if (len == cap)
+			while (len + run > cap)
 			{
 				cap *= 2;
 				counts = repalloc(counts, cap * sizeof(uint64));
 			}
-			counts[len++] = (uint64) c;
+			while (run-- > 0)
+				counts[len++] = (uint64) c;
 		} while (sketch_accept(p, ","));
 		sketch_expect(p, "}");
 	}
@@ -763,7 +774,22 @@ dd_out_store(StringInfo buf, const uint64 *bins, int32 lo, int32 cap)
 	}
 	appendStringInfo(buf, "%d:{", lo + f);
 	for (j = f; j <= l; j++)
-		appendStringInfo(buf, "%s" UINT64_FORMAT, j > f ? "," : "", bins[j]);
+	{
+		int32		run = 1;
+
+		if (j > f)
+			appendStringInfoChar(buf, ',');
+		/* runs of empty buckets are written as 0*<length> */
+		while (bins[j] == 0 && j + run <= l && bins[j + run] == 0)
+			run++;
+		if (run > 1)
+		{
+			appendStringInfo(buf, "0*%d", run);
+			j += run - 1;
+		}
+		else
+			appendStringInfo(buf, UINT64_FORMAT, bins[j]);
+	}
 	appendStringInfoChar(buf, '}');
 }
 

@@ -144,7 +144,8 @@ xsum_to_double(const ExactSum *s)
 
 /*
  * Text form: [-]0x<hex digits>p<exponent>, the integer magnitude times a
- * power of two, exponent = 32 * (lowest nonzero digit) - 1074; "0" for zero.
+ * power of two (output uses exponent = 32 * (lowest nonzero digit) - 1074,
+ * input takes any exponent >= -1074); "0" for zero.
  */
 void
 xsum_out(StringInfo buf, const ExactSum *s)
@@ -189,8 +190,7 @@ xsum_in(SketchParser *p, ExactSum *s)
 	char	   *digits;
 	int			ndigits = 0;
 	int64		exp;
-	int			l,
-				i;
+	int			i;
 
 	memset(s, 0, sizeof(*s));
 	neg = sketch_accept(p, "-");
@@ -211,17 +211,17 @@ xsum_in(SketchParser *p, ExactSum *s)
 		sketch_syntax_error(p, "Expected hexadecimal digits in the exact sum.");
 	sketch_expect(p, "p");
 	exp = sketch_read_int64(p);
-	if (exp < -1074 || (exp + 1074) % 32 != 0 ||
-		(exp + 1074) / 32 + (ndigits + 7) / 8 > XSUM_LIMBS - 1)
+	/* any exponent from -1074 up, as long as the top digit stays in range */
+	if (exp < -1074 || exp + 1074 + 4 * (int64) ndigits > 32 * (XSUM_LIMBS - 2))
 		sketch_syntax_error(p, "Exact sum out of range.");
-	l = (int) ((exp + 1074) / 32);
-	/* digits are most significant first; fill limbs from the last digit */
+	/* digits are most significant first; place them from the last one */
 	for (i = 0; i < ndigits; i++)
 	{
-		int			d = hexval(digits[ndigits - 1 - i]);
+		int64		bit = exp + 1074 + 4 * (int64) i;
 
-		s->limb[l + i / 8] |= (int64) d << (4 * (i % 8));
+		s->limb[bit / 32] += (int64) hexval(digits[ndigits - 1 - i]) << (bit % 32);
 	}
+	xsum_normalize(s);
 	if (neg)
 	{
 		for (i = 0; i < XSUM_LIMBS; i++)

@@ -51,3 +51,19 @@ CREATE FUNCTION metrics_ex.stddev(metrics_ex.stats) RETURNS float8
 CREATE FUNCTION metrics_ex.summary(metrics_ex.stats) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'stats_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION metrics_ex.variance(metrics_ex.stats) IS 'sample variance, as variance(); NULL below two values';
+
+-- Equality: the same canonical binary form (the send function's bytes).
+CREATE FUNCTION metrics_ex.stats_eq(metrics_ex.stats, metrics_ex.stats) RETURNS boolean
+    AS $$ SELECT metrics_ex.stats_send($1) = metrics_ex.stats_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION metrics_ex.stats_ne(metrics_ex.stats, metrics_ex.stats) RETURNS boolean
+    AS $$ SELECT metrics_ex.stats_send($1) <> metrics_ex.stats_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR metrics_ex.= (
+    LEFTARG = metrics_ex.stats, RIGHTARG = metrics_ex.stats,
+    FUNCTION = metrics_ex.stats_eq, COMMUTATOR = OPERATOR(metrics_ex.=), NEGATOR = OPERATOR(metrics_ex.<>)
+);
+CREATE OPERATOR metrics_ex.<> (
+    LEFTARG = metrics_ex.stats, RIGHTARG = metrics_ex.stats,
+    FUNCTION = metrics_ex.stats_ne, COMMUTATOR = OPERATOR(metrics_ex.<>), NEGATOR = OPERATOR(metrics_ex.=)
+);

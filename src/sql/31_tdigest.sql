@@ -66,3 +66,19 @@ CREATE FUNCTION metrics_ex.summary(metrics_ex.tdigest) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'tdigest_summary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON TYPE metrics_ex.tdigest IS 't-digest of float8 values; build with tdigest(value [, compression]), merge with tdigest(tdigest)';
+
+-- Equality: the same canonical binary form (the send function's bytes).
+CREATE FUNCTION metrics_ex.tdigest_eq(metrics_ex.tdigest, metrics_ex.tdigest) RETURNS boolean
+    AS $$ SELECT metrics_ex.tdigest_send($1) = metrics_ex.tdigest_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION metrics_ex.tdigest_ne(metrics_ex.tdigest, metrics_ex.tdigest) RETURNS boolean
+    AS $$ SELECT metrics_ex.tdigest_send($1) <> metrics_ex.tdigest_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR metrics_ex.= (
+    LEFTARG = metrics_ex.tdigest, RIGHTARG = metrics_ex.tdigest,
+    FUNCTION = metrics_ex.tdigest_eq, COMMUTATOR = OPERATOR(metrics_ex.=), NEGATOR = OPERATOR(metrics_ex.<>)
+);
+CREATE OPERATOR metrics_ex.<> (
+    LEFTARG = metrics_ex.tdigest, RIGHTARG = metrics_ex.tdigest,
+    FUNCTION = metrics_ex.tdigest_ne, COMMUTATOR = OPERATOR(metrics_ex.<>), NEGATOR = OPERATOR(metrics_ex.=)
+);

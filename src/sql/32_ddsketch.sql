@@ -80,3 +80,19 @@ CREATE AGGREGATE metrics_ex.approx_percentile(value float8, q float8) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE metrics_ex.approx_percentile(float8, float8) IS 'percentile within 1% relative error, from a ddsketch';
+
+-- Equality: the same canonical binary form (the send function's bytes).
+CREATE FUNCTION metrics_ex.ddsketch_eq(metrics_ex.ddsketch, metrics_ex.ddsketch) RETURNS boolean
+    AS $$ SELECT metrics_ex.ddsketch_send($1) = metrics_ex.ddsketch_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION metrics_ex.ddsketch_ne(metrics_ex.ddsketch, metrics_ex.ddsketch) RETURNS boolean
+    AS $$ SELECT metrics_ex.ddsketch_send($1) <> metrics_ex.ddsketch_send($2) $$
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR metrics_ex.= (
+    LEFTARG = metrics_ex.ddsketch, RIGHTARG = metrics_ex.ddsketch,
+    FUNCTION = metrics_ex.ddsketch_eq, COMMUTATOR = OPERATOR(metrics_ex.=), NEGATOR = OPERATOR(metrics_ex.<>)
+);
+CREATE OPERATOR metrics_ex.<> (
+    LEFTARG = metrics_ex.ddsketch, RIGHTARG = metrics_ex.ddsketch,
+    FUNCTION = metrics_ex.ddsketch_ne, COMMUTATOR = OPERATOR(metrics_ex.<>), NEGATOR = OPERATOR(metrics_ex.=)
+);
