@@ -37,7 +37,7 @@ typedef struct PercentileState
 
 #define PS_SIZE(cap) (offsetof(PercentileState, values) + (Size) (cap) * sizeof(double))
 #define PS_MAX_CAP ((int64) ((MaxAllocSize - offsetof(PercentileState, values)) / sizeof(double)))
-#define PS_INITIAL_CAP 1024
+#define PS_INITIAL_CAP 64
 #define DatumGetPercentileStateP(d) ((PercentileState *) PG_DETOAST_DATUM(d))
 
 #define ST_SORT ps_sort_doubles

@@ -12,8 +12,9 @@
  *		percentile_cont.
  *
  *		Inside an aggregate the state carries its buffer and spare centroid
- *		slots (VARSIZE covers them, so the executor's datumCopy keeps them);
- *		the final function flushes the buffer and trims the spare room.
+ *		slots (VARSIZE covers them, so the executor's datumCopy keeps them),
+ *		growing geometrically from a small start; the final function flushes
+ *		the buffer and trims the spare room.
  */
 #include "postgres.h"
 
@@ -40,6 +41,7 @@
 #define TD_TAIL					10.0
 /* values buffered between merge passes, per unit of compression */
 #define TD_BUFFER_FACTOR		50
+#define TD_INITIAL_BUFFER		64
 
 typedef struct Centroid
 {
@@ -121,13 +123,16 @@ td_alloc(int32 compression, int32 cap_centroids, int32 cap_buffer)
 	return t;
 }
 
-/* A copy of t with full working room (buffer and centroid slots). */
+/*
+ * A copy of t with room for cap_centroids centroids and cap_buffer values.
+ * States start small and grow geometrically, so that a GROUP BY over many
+ * small groups does not pay for full-size digests.
+ */
 static TDigest *
-td_expand(const TDigest *t)
+td_relayout(const TDigest *t, int32 cap_centroids, int32 cap_buffer)
 {
-	TDigest    *n = td_alloc(t->compression,
-							 Max(td_max_centroids(t->compression), t->ncentroids),
-							 TD_BUFFER_FACTOR * t->compression);
+	TDigest    *n = td_alloc(t->compression, Max(cap_centroids, t->ncentroids),
+							 Max(cap_buffer, t->nbuffer));
 
 	n->count = t->count;
 	n->sum = t->sum;
@@ -163,7 +168,7 @@ static void
 td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 {
 	double		norm = TD_K_SPAN * t->compression / M_PI;
-	int32		limit_n = td_max_centroids(t->compression);
+	int32		limit_n = Min(td_max_centroids(t->compression), t->cap_centroids);
 	double		tail_c = TD_TAIL / t->compression;
 	int32		n = 0;
 	double		done = 0;		/* weight of the centroids already closed */
@@ -176,7 +181,6 @@ td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 		t->ncentroids = 0;
 		return;
 	}
-	Assert(t->cap_centroids >= limit_n);
 	cur = items[0];
 	wlimit = total * td_k_inv(td_k(0.0, norm) + 1.0, norm);
 	for (i = 1; i < nitems; i++)
@@ -266,18 +270,32 @@ td_sort_buffer(double *v, int32 n)
 	pfree(tmp);
 }
 
-/* Merge the buffer into the centroids. */
-static void
+/* Centroid room for a merge pass over nitems items; may return a copy. */
+static TDigest *
+td_reserve(TDigest *t, int64 nitems)
+{
+	int32		maxc = td_max_centroids(t->compression);
+	int32		need = (int32) Min(maxc, nitems);
+
+	if (t->cap_centroids >= need)
+		return t;
+	return td_relayout(t, Max(need, Min(maxc, 2 * t->cap_centroids)), t->cap_buffer);
+}
+
+/* Merge the buffer into the centroids; may return a copy. */
+static TDigest *
 td_flush(TDigest *t)
 {
-	double	   *buf = TD_BUFFER(t);
+	double	   *buf;
 	Centroid   *items;
 	int32		i = 0,
 				j = 0,
 				k = 0;
 
 	if (t->nbuffer == 0)
-		return;
+		return t;
+	t = td_reserve(t, (int64) t->ncentroids + t->nbuffer);
+	buf = TD_BUFFER(t);
 	td_sort_buffer(buf, t->nbuffer);
 	items = palloc((t->ncentroids + t->nbuffer) * sizeof(Centroid));
 	while (i < t->ncentroids || j < t->nbuffer)
@@ -293,16 +311,16 @@ td_flush(TDigest *t)
 	t->nbuffer = 0;
 	td_merge_pass(t, items, k, t->count);
 	pfree(items);
+	return t;
 }
 
 /* The canonical form: buffer merged, no spare room. */
 static TDigest *
 td_compact(const TDigest *t)
 {
-	TDigest    *w = td_expand(t);
+	TDigest    *w = td_flush(td_relayout(t, t->ncentroids, t->nbuffer));
 	TDigest    *c;
 
-	td_flush(w);
 	c = td_alloc(w->compression, w->ncentroids, 0);
 	c->count = w->count;
 	c->sum = w->sum;
@@ -314,7 +332,7 @@ td_compact(const TDigest *t)
 	return c;
 }
 
-/* Merge b into a, which is writable and has full room.  Coarser wins. */
+/* Merge b into a, which is writable; may return a copy.  Coarser wins. */
 static TDigest *
 td_merge(TDigest *a, const TDigest *b)
 {
@@ -322,9 +340,8 @@ td_merge(TDigest *a, const TDigest *b)
 	int64		k = 0;
 	int32		i;
 
-	if (a->cap_centroids < td_max_centroids(a->compression) || a->cap_buffer == 0)
-		a = td_expand(a);
 	a->compression = Min(a->compression, b->compression);
+	a = td_reserve(a, (int64) a->ncentroids + a->nbuffer + b->ncentroids + b->nbuffer);
 	items = palloc((Size) (a->ncentroids + a->nbuffer + b->ncentroids + b->nbuffer) * sizeof(Centroid));
 	for (i = 0; i < a->ncentroids; i++)
 		items[k++] = a->centroids[i];
@@ -481,19 +498,25 @@ tdigest_add(PG_FUNCTION_ARGS)
 			compression = PG_GETARG_INT32(2);
 			td_check_compression(compression, "tdigest(value, compression)");
 		}
-		t = td_alloc(compression, td_max_centroids(compression),
-					 TD_BUFFER_FACTOR * compression);
+		t = td_alloc(compression, 0, TD_INITIAL_BUFFER);
 		t->min = t->max = x;
 	}
 	else
 	{
 		t = DatumGetTDigestP(PG_GETARG_DATUM(0));
 		if (!sketch_in_aggregate(fcinfo) || t->cap_buffer == 0)
-			t = td_expand(t);
+			t = td_relayout(t, t->cap_centroids, Max(t->cap_buffer, TD_INITIAL_BUFFER));
 	}
 
 	if (t->nbuffer >= t->cap_buffer)
-		td_flush(t);
+	{
+		/* grow the buffer up to its full size, then merge it when full */
+		if (t->cap_buffer < TD_BUFFER_FACTOR * t->compression)
+			t = td_relayout(t, t->cap_centroids,
+							Min(2 * t->cap_buffer, TD_BUFFER_FACTOR * t->compression));
+		else
+			t = td_flush(t);
+	}
 	TD_BUFFER(t)[t->nbuffer++] = x;
 	t->count++;
 	t->sum += x;
@@ -519,10 +542,10 @@ tdigest_combine(PG_FUNCTION_ARGS)
 	}
 	b = DatumGetTDigestP(PG_GETARG_DATUM(1));
 	if (PG_ARGISNULL(0))
-		PG_RETURN_POINTER(td_expand(b));
+		PG_RETURN_POINTER(td_relayout(b, b->cap_centroids, b->cap_buffer));
 	a = DatumGetTDigestP(PG_GETARG_DATUM(0));
 	if (!sketch_in_aggregate(fcinfo))
-		a = td_expand(a);
+		a = td_relayout(a, a->cap_centroids, a->cap_buffer);
 	PG_RETURN_POINTER(td_merge(a, b));
 }
 
