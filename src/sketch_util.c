@@ -58,9 +58,9 @@ sketch_syntax_error(SketchParser *p, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type %s at character %d",
-					p->type_name, (int) (p->pos - p->input) + 1),
-			 errdetail("%s", detail),
+			 errmsg("invalid input syntax for type %s", p->type_name),
+			 errdetail("At character %d of the value: %s",
+					   (int) (p->pos - p->input) + 1, detail),
 			 errhint("Use the text produced by the type's output function.")));
 }
 
