@@ -2,7 +2,8 @@
 # Percentiles over 10M rows (uniform and lognormal, seeded): time and
 # relative error of each method beside avg() (a plain scan), percentile_cont
 # (exact, serial only) and the Debian tdigest extension (compression 100),
-# serial and with 2 parallel workers, all measured in this run.
+# serial and with 2 parallel workers (leader not participating), all
+# measured in this run.
 # Expects PGHOST/PGPORT/PGDATABASE (bench/run sets them).
 set -euo pipefail
 ROWS=${BENCH_PERCENTILE_ROWS:-10000000}
@@ -28,10 +29,13 @@ SQL
 # run DATASET MODE ORDER METHOD QUERY: best of two runs; QUERY yields float8[] or NULL
 run() {
     local ds=$1 mode=$2 ord=$3 method=$4 query=$5 workers best="" out ms res
+    # "parallel" = exactly 2 workers: on a 2-CPU machine a participating
+    # leader would make 3 busy processes and measure the scheduler instead
     [[ $mode == serial ]] && workers=0 || workers=2
     for _ in 1 2; do
         out=$(sql -At <<SQL
 SET max_parallel_workers_per_gather = $workers;
+SET parallel_leader_participation = $([[ $mode == serial ]] && echo on || echo off);
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 \timing on

@@ -45,5 +45,10 @@ FROM demo_latency WHERE endpoint = 'checkout';
 SELECT endpoint, metrics_ex.bucket_counts(ms, '{10,20,50,100,250}') AS le_10_20_50_100_250_inf
 FROM demo_latency GROUP BY endpoint ORDER BY endpoint;
 
-\echo '== a stored sketch is plain text (lossless) or binary'
-SELECT metrics_ex.tdigest(ms, 10) AS small_tdigest FROM demo_latency WHERE ms < 12;
+\echo '== states are plain values: lossless text (and binary), equal after a round trip'
+CREATE TEMP TABLE demo_five AS SELECT ms FROM demo_latency ORDER BY ms DESC LIMIT 5;
+SELECT metrics_ex.tdigest(ms) AS tdigest_of_5 FROM demo_five;
+SELECT metrics_ex.ddsketch(ms) AS ddsketch_of_5 FROM demo_five;
+SELECT metrics_ex.ddsketch(ms)::text::metrics_ex.ddsketch OPERATOR(metrics_ex.=) metrics_ex.ddsketch(ms)
+       AS text_round_trip_equal
+FROM demo_latency;
