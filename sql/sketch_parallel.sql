@@ -114,8 +114,9 @@ DO $$
 DECLARE f text := '/tmp/metrics_ex_sketch_rt_' || pg_backend_pid() || '.bin';
 BEGIN
     EXECUTE format('COPY sk_rt TO %L (FORMAT binary)', f);
-    EXECUTE format('COPY sk_rt_back FROM %L (FORMAT binary)', f);
-    EXECUTE format('COPY (SELECT 1 WHERE false) TO %L', f);
+    -- read the file back and remove it
+    EXECUTE format('COPY sk_rt_back FROM PROGRAM %L (FORMAT binary)',
+                   format('cat %s && rm -f %s', f, f));
 END $$;
 SELECT a.dd::text = b.dd::text AS dd_binary, a.td::text = b.td::text AS td_binary,
        a.st::text = b.st::text AS st_binary, b.ps AS ps_binary,
