@@ -78,4 +78,19 @@ SELECT metrics_ex.tdigest(t)::text LIKE 'compression=20 %' AS coarser_td,
 FROM (SELECT metrics_ex.tdigest(v, 200) t FROM sk_small
       UNION ALL SELECT metrics_ex.tdigest(v, 20) FROM sk_small) t;
 
-DROP TABLE sk_small, sk_wide;
+-- Values at both ends of the float8 range: sums overflow (summary shows
+-- null, the state still reads back), estimates stay finite and in range.
+CREATE TABLE sk_huge AS
+SELECT 1.797e308::float8 * (x % 2 * 2 - 1) AS v FROM generate_series(1, 1000) x;
+SELECT metrics_ex.quantiles(metrics_ex.ddsketch(v), '{0,0.5,0.7,1}') AS dd,
+       metrics_ex.quantiles(metrics_ex.tdigest(v), '{0,1}') AS td
+FROM sk_huge;
+SELECT metrics_ex.summary(metrics_ex.tdigest(abs(v))) -> 'sum' AS td_sum,
+       metrics_ex.summary(metrics_ex.ddsketch(abs(v))) -> 'mean' AS dd_mean,
+       metrics_ex.summary(metrics_ex.ddsketch(v)) -> 'sum' AS dd_exact_sum
+FROM sk_huge;
+SELECT s AS overflowed, s::text::metrics_ex.stats::text = s::text AS st_rt,
+       t::text::metrics_ex.tdigest::text = t::text AS td_rt
+FROM (SELECT metrics_ex.stats_agg(v) s, metrics_ex.tdigest(abs(v)) t FROM sk_huge) x;
+
+DROP TABLE sk_small, sk_wide, sk_huge;

@@ -105,13 +105,18 @@ dd_index(const DDSketch *s, double absval)
 	return (int32) ceil(log(absval) * s->inv_log_gamma);
 }
 
-/* The value every member of bucket i is within rel_err of. */
+/*
+ * The value every member of bucket i is within rel_err of: 2 gamma^i /
+ * (gamma + 1), computed in log space so that gamma^i cannot overflow, and
+ * capped at the largest float8 (the top bucket's bound may lie beyond it).
+ */
 static double
 dd_value(const DDSketch *s, int32 i)
 {
 	double		gamma = (1.0 + s->rel_err) / (1.0 - s->rel_err);
+	double		v = exp((double) i / s->inv_log_gamma + log(2.0 / (gamma + 1.0)));
 
-	return 2.0 * exp((double) i / s->inv_log_gamma) / (gamma + 1.0);
+	return Min(v, DBL_MAX);
 }
 
 static DDSketch *
@@ -387,7 +392,7 @@ dd_quantile(const DDSketch *s, double q, const char *func)
 	{
 		double		hi = dd_value_at_rank(s, (int64) lo_rank + 1);
 
-		v = v + (hi - v) * (pos - lo_rank);
+		v = sketch_lerp(v, hi, pos - lo_rank);
 	}
 	return Min(Max(v, s->min), s->max);
 }

@@ -163,6 +163,16 @@ sketch_recv_version(StringInfo buf, const char *type_name)
 				 errhint("This build reads version %d.", SKETCH_BINARY_VERSION)));
 }
 
+/* JSON has no Infinity or NaN: a sum beyond the float8 range is null */
+static void
+append_json_number(StringInfo buf, double v)
+{
+	if (isfinite(v))
+		sketch_append_double(buf, v);
+	else
+		appendStringInfoString(buf, "null");
+}
+
 Datum
 sketch_summary_jsonb(int64 count, double sum, double min, double max,
 					 double mean)
@@ -171,13 +181,13 @@ sketch_summary_jsonb(int64 count, double sum, double min, double max,
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"count\": " INT64_FORMAT ", \"sum\": ", count);
-	sketch_append_double(&buf, sum);
+	append_json_number(&buf, sum);
 	appendStringInfoString(&buf, ", \"min\": ");
-	sketch_append_double(&buf, min);
+	append_json_number(&buf, min);
 	appendStringInfoString(&buf, ", \"max\": ");
-	sketch_append_double(&buf, max);
+	append_json_number(&buf, max);
 	appendStringInfoString(&buf, ", \"mean\": ");
-	sketch_append_double(&buf, mean);
+	append_json_number(&buf, mean);
 	appendStringInfoChar(&buf, '}');
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
 }

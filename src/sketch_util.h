@@ -7,6 +7,8 @@
 #ifndef SKETCH_UTIL_H
 #define SKETCH_UTIL_H
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 
@@ -42,6 +44,20 @@ extern void sketch_syntax_error(SketchParser *p, const char *detail) pg_attribut
 /* jsonb {count, sum, min, max, mean} shared by every summary() */
 extern Datum sketch_summary_jsonb(int64 count, double sum, double min, double max,
 								  double mean);
+
+/*
+ * a + (b - a) * t, also when b - a overflows (a and b near opposite ends of
+ * the float8 range): then the convex form, which cannot.
+ */
+static inline double
+sketch_lerp(double a, double b, double t)
+{
+	double		d = b - a;
+
+	if (isinf(d))
+		return a * (1.0 - t) + b * t;
+	return a + d * t;
+}
 
 /* Binary input helpers that check the version byte. */
 extern void sketch_recv_version(StringInfo buf, const char *type_name);

@@ -56,19 +56,22 @@ stats_copy(const Stats *s)
 	return c;
 }
 
-/* Reject states that no sequence of values could have produced. */
+/*
+ * Reject states that no sequence of values could have produced.  Sum, mean
+ * and m2 of finite values can still overflow to Infinity (or NaN), and such
+ * a state must read back, so only min and max must be finite.
+ */
 static void
 stats_validate(const Stats *s, const char *type_name)
 {
 	if (s->count < 1 ||
-		!isfinite(s->sum) || !isfinite(s->min) || !isfinite(s->max) ||
-		!isfinite(s->mean) || !isfinite(s->m2) ||
-		s->min > s->max || s->m2 < 0 ||
+		!isfinite(s->min) || !isfinite(s->max) || s->min > s->max ||
+		s->m2 < 0 ||
 		(s->count == 1 && (s->min != s->max || s->m2 != 0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid value for type %s: fields are inconsistent", type_name),
-				 errdetail("count must be at least 1, every field finite, min <= max and m2 >= 0."),
+				 errdetail("count must be at least 1, min and max finite with min <= max, and m2 >= 0."),
 				 errhint("Use the text produced by the type's output function.")));
 }
 

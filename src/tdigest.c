@@ -195,7 +195,7 @@ td_merge_pass(TDigest *t, const Centroid *items, int64 nitems, int64 total)
 			 cur.weight + it->weight <= tail) || n >= limit_n - 1)
 		{
 			cur.weight += it->weight;
-			cur.mean += (it->mean - cur.mean) * ((double) it->weight / (double) cur.weight);
+			cur.mean = sketch_lerp(cur.mean, it->mean, (double) it->weight / (double) cur.weight);
 		}
 		else
 		{
@@ -407,7 +407,7 @@ td_quantile(const TDigest *t, double q, const char *func)
 			if (c <= prev_c)
 				v = m;
 			else
-				v = prev_m + (m - prev_m) * ((target - prev_c) / (c - prev_c));
+				v = sketch_lerp(prev_m, m, (target - prev_c) / (c - prev_c));
 			return Min(Max(v, t->min), t->max);
 		}
 		prev_c = c;
@@ -447,7 +447,8 @@ td_rank(const TDigest *t, double x)
 		}
 		if (m > x)
 		{
-			double		pos = prev_c + (c - prev_c) * ((x - prev_m) / (m - prev_m));
+			/* halved, so that the differences cannot overflow */
+			double		pos = prev_c + (c - prev_c) * ((x / 2 - prev_m / 2) / (m / 2 - prev_m / 2));
 
 			return Min(1.0, (pos + 0.5) / (double) t->count);
 		}
@@ -632,8 +633,9 @@ td_validate(const TDigest *t, bool binary)
 
 	if (t->count < 1 || t->ncentroids < 1)
 		td_invalid(binary, "count must be positive");
-	if (!isfinite(t->min) || !isfinite(t->max) || !isfinite(t->sum) || t->min > t->max)
-		td_invalid(binary, "min, max and sum must be finite with min <= max");
+	/* the sum of finite values may overflow, so it may be infinite */
+	if (!isfinite(t->min) || !isfinite(t->max) || t->min > t->max)
+		td_invalid(binary, "min and max must be finite with min <= max");
 	for (i = 0; i < t->ncentroids; i++)
 	{
 		const Centroid *c = &t->centroids[i];
