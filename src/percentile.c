@@ -314,6 +314,8 @@ percentile_state_out(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, " values={");
 	for (i = 0; i < s->n; i++)
 	{
+		if ((i & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();	/* a state may hold millions of values */
 		if (i > 0)
 			appendStringInfoChar(&buf, ',');
 		sketch_append_double(&buf, s->values[i]);
