@@ -45,7 +45,7 @@ SQL
 )
         ms=$(sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' <<<"$out")
         res=$(grep -v '^Time:' <<<"$out" | head -1)
-        if [[ -z $best ]] || (( $(echo "$ms < $best" | bc -l) )); then best=$ms; fi
+        if [[ -z $best ]] || awk -v a="$ms" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$ms; fi
     done
     sql -c "INSERT INTO bsk_results VALUES ('$ds', '$mode', '$method', $best, NULLIF('$res', '')::float8[], $ord)"
 }
