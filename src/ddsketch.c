@@ -1,0 +1,922 @@
+/*
+ * ddsketch.c
+ *		A relative-error quantile sketch (after Masson, Rim and Lee, "DDSketch",
+ *		VLDB 2019).  Positive values go to bucket ceil(log_gamma(x)) with
+ *		gamma = (1 + rel_err) / (1 - rel_err), negative values to a mirrored
+ *		store, zeros to a counter.  Every bucket's representative value is
+ *		within rel_err of every value in the bucket.
+ *
+ *		Buckets hold integer counts, min and max are exact and the sum is an
+ *		exact fixed-point accumulator, so a merge is an exact, commutative,
+ *		associative operation: the same data gives the same sketch (to the
+ *		bit) however it is split across workers or rollups.
+ *
+ *		The stores are dense arrays over the range of indexes seen so far.
+ *		Inside an aggregate the state carries spare slots (VARSIZE covers
+ *		them, so the executor's datumCopy keeps them), and the final
+ *		function trims them off.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+
+#include "exact_sum.h"
+#include "sketch_util.h"
+
+#define DD_DEFAULT_REL_ERR	0.01
+#define DD_MIN_REL_ERR		0.0001
+#define DD_MAX_REL_ERR		0.5
+#define DD_INITIAL_SLOTS	64
+
+typedef struct DDSketch
+{
+	int32		vl_len_;		/* varlena header, do not touch directly */
+	int32		pad;
+	double		rel_err;
+	double		inv_log_gamma;	/* 1 / ln(gamma), derived from rel_err */
+	double		q;				/* approx_percentile's fraction, else NaN */
+	int64		count;			/* every value, zeros included */
+	int64		zeros;
+	double		min;
+	double		max;
+	int32		pos_lo;			/* bucket index of positive slot 0 */
+	int32		pos_cap;		/* positive slots */
+	int32		neg_lo;			/* bucket index of negative slot 0 */
+	int32		neg_cap;		/* negative slots, after the positive ones */
+	ExactSum	sum;
+	uint64		bins[FLEXIBLE_ARRAY_MEMBER];
+} DDSketch;
+
+#define DD_SIZE(npos, nneg) (offsetof(DDSketch, bins) + ((Size) (npos) + (nneg)) * sizeof(uint64))
+#define POS_BINS(s) ((s)->bins)
+#define NEG_BINS(s) ((s)->bins + (s)->pos_cap)
+#define DatumGetDDSketchP(d) ((DDSketch *) PG_DETOAST_DATUM(d))
+
+PG_FUNCTION_INFO_V1(ddsketch_in);
+PG_FUNCTION_INFO_V1(ddsketch_out);
+PG_FUNCTION_INFO_V1(ddsketch_recv);
+PG_FUNCTION_INFO_V1(ddsketch_send);
+PG_FUNCTION_INFO_V1(ddsketch_add);
+PG_FUNCTION_INFO_V1(ddsketch_add_q);
+PG_FUNCTION_INFO_V1(ddsketch_combine);
+PG_FUNCTION_INFO_V1(ddsketch_final);
+PG_FUNCTION_INFO_V1(ddsketch_approx_final);
+PG_FUNCTION_INFO_V1(ddsketch_quantile);
+PG_FUNCTION_INFO_V1(ddsketch_quantiles);
+PG_FUNCTION_INFO_V1(ddsketch_rank);
+PG_FUNCTION_INFO_V1(ddsketch_summary);
+
+static double
+dd_inv_log_gamma(double rel_err)
+{
+	return 1.0 / log1p(2.0 * rel_err / (1.0 - rel_err));
+}
+
+static void
+dd_check_rel_err(double rel_err, const char *func)
+{
+	if (!(rel_err >= DD_MIN_REL_ERR && rel_err <= DD_MAX_REL_ERR))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: rel_err must be between %g and %g, got %g",
+						func, DD_MIN_REL_ERR, DD_MAX_REL_ERR, rel_err),
+				 errhint("0.01 bounds every quantile estimate within 1%% of a true value.")));
+}
+
+/* Smallest and largest bucket index any finite double can fall in. */
+static int32
+dd_index_bound(double inv_log_gamma, bool upper)
+{
+	if (upper)
+		return (int32) ceil(log(DBL_MAX) * inv_log_gamma) + 1;
+	return (int32) ceil(log(4.9406564584124654e-324) * inv_log_gamma) - 1;
+}
+
+static inline int32
+dd_index(const DDSketch *s, double absval)
+{
+	return (int32) ceil(log(absval) * s->inv_log_gamma);
+}
+
+/*
+ * The value every member of bucket i is within rel_err of: 2 gamma^i /
+ * (gamma + 1), computed in log space so that gamma^i cannot overflow, and
+ * capped at the largest float8 (the top bucket's bound may lie beyond it).
+ */
+static double
+dd_value(const DDSketch *s, int32 i)
+{
+	double		gamma = (1.0 + s->rel_err) / (1.0 - s->rel_err);
+	double		v = exp((double) i / s->inv_log_gamma + log(2.0 / (gamma + 1.0)));
+
+	return Min(v, DBL_MAX);
+}
+
+static DDSketch *
+dd_alloc(int32 pos_cap, int32 neg_cap)
+{
+	DDSketch   *s = palloc0(DD_SIZE(pos_cap, neg_cap));
+
+	SET_VARSIZE(s, DD_SIZE(pos_cap, neg_cap));
+	s->pos_cap = pos_cap;
+	s->neg_cap = neg_cap;
+	return s;
+}
+
+static DDSketch *
+dd_new(double rel_err)
+{
+	DDSketch   *s = dd_alloc(0, 0);
+
+	s->rel_err = rel_err;
+	s->inv_log_gamma = dd_inv_log_gamma(rel_err);
+	s->q = get_float8_nan();
+	s->min = DBL_MAX;
+	s->max = -DBL_MAX;
+	return s;
+}
+
+static DDSketch *
+dd_copy(const DDSketch *s)
+{
+	DDSketch   *c = palloc(VARSIZE(s));
+
+	memcpy(c, s, VARSIZE(s));
+	return c;
+}
+
+/* First and last nonzero slot of a store; false if it is empty. */
+static bool
+dd_used(const uint64 *bins, int32 cap, int32 *first, int32 *last)
+{
+	int32		a = 0,
+				b = cap - 1;
+
+	while (a <= b && bins[a] == 0)
+		a++;
+	while (b >= a && bins[b] == 0)
+		b--;
+	*first = a;
+	*last = b;
+	return a <= b;
+}
+
+/*
+ * A copy of s whose stores cover the given index ranges (cap 0 = keep the
+ * current range).  Counts keep their bucket index.
+ */
+static DDSketch *
+dd_relayout(const DDSketch *s, int32 pos_lo, int32 pos_cap, int32 neg_lo, int32 neg_cap)
+{
+	DDSketch   *n = dd_alloc(pos_cap, neg_cap);
+	int32		j;
+
+	memcpy(n, s, offsetof(DDSketch, bins));
+	SET_VARSIZE(n, DD_SIZE(pos_cap, neg_cap));
+	n->pos_lo = pos_lo;
+	n->pos_cap = pos_cap;
+	n->neg_lo = neg_lo;
+	n->neg_cap = neg_cap;
+	for (j = 0; j < s->pos_cap; j++)
+		if (POS_BINS(s)[j] != 0)
+			POS_BINS(n)[s->pos_lo + j - pos_lo] = POS_BINS(s)[j];
+	for (j = 0; j < s->neg_cap; j++)
+		if (NEG_BINS(s)[j] != 0)
+			NEG_BINS(n)[s->neg_lo + j - neg_lo] = NEG_BINS(s)[j];
+	return n;
+}
+
+/* Trim unused slots: the canonical form stored and shipped. */
+static DDSketch *
+dd_compact(const DDSketch *s)
+{
+	int32		pf,
+				pl,
+				nf,
+				nl;
+	bool		has_pos = dd_used(POS_BINS(s), s->pos_cap, &pf, &pl);
+	bool		has_neg = dd_used(NEG_BINS(s), s->neg_cap, &nf, &nl);
+
+	DDSketch   *n = dd_relayout(s,
+									has_pos ? s->pos_lo + pf : 0, has_pos ? pl - pf + 1 : 0,
+									has_neg ? s->neg_lo + nf : 0, has_neg ? nl - nf + 1 : 0);
+
+	/* the normalized sum is canonical, so equal data gives equal bytes */
+	xsum_normalize(&n->sum);
+	return n;
+}
+
+/*
+ * Make sure bucket idx of one store has a slot; returns s itself when it
+ * already has, else a grown copy (with room to spare, so growth is rare).
+ */
+static DDSketch *
+dd_reserve(DDSketch *s, bool negative, int32 idx)
+{
+	int32		lo = negative ? s->neg_lo : s->pos_lo;
+	int32		cap = negative ? s->neg_cap : s->pos_cap;
+	int64		newlo,
+				newcap;
+
+	if (cap > 0 && idx >= lo && (int64) idx - lo < cap)
+		return s;
+	if (cap == 0)
+	{
+		newcap = DD_INITIAL_SLOTS;
+		newlo = (int64) idx - DD_INITIAL_SLOTS / 2;
+	}
+	else
+	{
+		int64		a = Min(lo, idx);
+		int64		b = Max((int64) lo + cap - 1, idx);
+
+		newcap = Max(2 * (int64) cap, (b - a + 1) + cap / 2);
+		/* grow towards the new index, keeping the far end where it was */
+		newlo = (idx < lo) ? (int64) lo + cap - newcap : lo;
+	}
+	if (negative)
+		return dd_relayout(s, s->pos_lo, s->pos_cap, (int32) newlo, (int32) newcap);
+	return dd_relayout(s, (int32) newlo, (int32) newcap, s->neg_lo, s->neg_cap);
+}
+
+/* Add n copies of bucket idx's members; may return a grown copy. */
+static DDSketch *
+dd_add_bucket(DDSketch *s, bool negative, int32 idx, uint64 n)
+{
+	s = dd_reserve(s, negative, idx);
+	if (negative)
+		NEG_BINS(s)[idx - s->neg_lo] += n;
+	else
+		POS_BINS(s)[idx - s->pos_lo] += n;
+	return s;
+}
+
+static DDSketch *
+dd_add_value(DDSketch *s, double x)
+{
+	if (x > 0)
+		s = dd_add_bucket(s, false, dd_index(s, x), 1);
+	else if (x < 0)
+		s = dd_add_bucket(s, true, dd_index(s, -x), 1);
+	else
+		s->zeros++;
+	s->count++;
+	if (x < s->min)
+		s->min = x;
+	if (x > s->max)
+		s->max = x;
+	xsum_add(&s->sum, x);
+	return s;
+}
+
+/*
+ * Merge b into a (a is writable).  Equal rel_err: exact bucket sums.
+ * Different rel_err: the coarser wins, and the finer sketch's buckets are
+ * re-bucketed by their representative value.
+ */
+static DDSketch *
+dd_merge(DDSketch *a, const DDSketch *b)
+{
+	int32		j;
+	bool		same = (a->rel_err == b->rel_err);
+
+	if (b->rel_err > a->rel_err)
+	{
+		/* rebuild a on b's coarser grid, then merge b exactly */
+		DDSketch   *c = dd_new(b->rel_err);
+
+		c->q = a->q;
+		c = dd_merge(c, a);
+		a = c;
+		same = true;
+	}
+
+	if (same)
+	{
+		int32		pf,
+					pl,
+					nf,
+					nl;
+
+		/* reserve both ends first so the loop never reallocates */
+		if (dd_used(POS_BINS(b), b->pos_cap, &pf, &pl))
+		{
+			a = dd_reserve(a, false, b->pos_lo + pf);
+			a = dd_reserve(a, false, b->pos_lo + pl);
+			for (j = pf; j <= pl; j++)
+				POS_BINS(a)[b->pos_lo + j - a->pos_lo] += POS_BINS(b)[j];
+		}
+		if (dd_used(NEG_BINS(b), b->neg_cap, &nf, &nl))
+		{
+			a = dd_reserve(a, true, b->neg_lo + nf);
+			a = dd_reserve(a, true, b->neg_lo + nl);
+			for (j = nf; j <= nl; j++)
+				NEG_BINS(a)[b->neg_lo + j - a->neg_lo] += NEG_BINS(b)[j];
+		}
+	}
+	else
+	{
+		for (j = 0; j < b->pos_cap; j++)
+			if (POS_BINS(b)[j] != 0)
+				a = dd_add_bucket(a, false, dd_index(a, dd_value(b, b->pos_lo + j)),
+								  POS_BINS(b)[j]);
+		for (j = 0; j < b->neg_cap; j++)
+			if (NEG_BINS(b)[j] != 0)
+				a = dd_add_bucket(a, true, dd_index(a, dd_value(b, b->neg_lo + j)),
+								  NEG_BINS(b)[j]);
+	}
+	a->count += b->count;
+	a->zeros += b->zeros;
+	if (b->min < a->min)
+		a->min = b->min;
+	if (b->max > a->max)
+		a->max = b->max;
+	if (isnan(a->q))
+		a->q = b->q;
+	xsum_add_sum(&a->sum, &b->sum);
+	return a;
+}
+
+/* Estimate of the k-th smallest value (0-based). */
+static double
+dd_value_at_rank(const DDSketch *s, int64 k)
+{
+	uint64		c = 0;
+	int32		j;
+
+	for (j = s->neg_cap - 1; j >= 0; j--)
+	{
+		c += NEG_BINS(s)[j];
+		if (c > (uint64) k)
+			return -dd_value(s, s->neg_lo + j);
+	}
+	c += s->zeros;
+	if (c > (uint64) k)
+		return 0.0;
+	for (j = 0; j < s->pos_cap; j++)
+	{
+		c += POS_BINS(s)[j];
+		if (c > (uint64) k)
+			return dd_value(s, s->pos_lo + j);
+	}
+	return s->max;
+}
+
+/*
+ * Interpolates like percentile_cont between the values at the two ranks
+ * around q * (count - 1); each is within rel_err of the true one.
+ */
+static double
+dd_quantile(const DDSketch *s, double q, const char *func)
+{
+	double		pos,
+				lo_rank,
+				v;
+
+	sketch_check_q(q, func);
+	if (q == 0.0)
+		return s->min;
+	if (q == 1.0)
+		return s->max;
+	pos = q * (double) (s->count - 1);
+	lo_rank = floor(pos);
+	v = dd_value_at_rank(s, (int64) lo_rank);
+	if (pos > lo_rank)
+	{
+		double		hi = dd_value_at_rank(s, (int64) lo_rank + 1);
+
+		v = sketch_lerp(v, hi, pos - lo_rank);
+	}
+	return Min(Max(v, s->min), s->max);
+}
+
+/* Fraction of values <= x; values sharing x's bucket count as <= x. */
+static double
+dd_rank(const DDSketch *s, double x)
+{
+	uint64		c = 0;
+	int32		j,
+				idx;
+
+	if (x < s->min)
+		return 0.0;
+	if (x >= s->max)
+		return 1.0;
+	if (x < 0)
+	{
+		idx = dd_index(s, -x);
+		for (j = s->neg_cap - 1; j >= 0 && s->neg_lo + j >= idx; j--)
+			c += NEG_BINS(s)[j];
+	}
+	else
+	{
+		for (j = 0; j < s->neg_cap; j++)
+			c += NEG_BINS(s)[j];
+		c += s->zeros;
+		if (x > 0)
+		{
+			idx = dd_index(s, x);
+			for (j = 0; j < s->pos_cap && s->pos_lo + j <= idx; j++)
+				c += POS_BINS(s)[j];
+		}
+	}
+	return (double) c / (double) s->count;
+}
+
+/* ---- aggregate support ---- */
+
+/* ddsketch_add(state, value [, rel_err]) */
+Datum
+ddsketch_add(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s;
+	double		x;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	x = PG_GETARG_FLOAT8(1);
+	sketch_check_value(x, "ddsketch(value)");
+
+	if (PG_ARGISNULL(0))
+	{
+		double		rel_err = DD_DEFAULT_REL_ERR;
+
+		if (PG_NARGS() > 2)
+		{
+			if (PG_ARGISNULL(2))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("ddsketch(value, rel_err): rel_err must not be NULL"),
+						 errhint("Omit it for the default of 0.01.")));
+			rel_err = PG_GETARG_FLOAT8(2);
+			dd_check_rel_err(rel_err, "ddsketch(value, rel_err)");
+		}
+		s = dd_new(rel_err);
+	}
+	else
+	{
+		s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+		if (!sketch_in_aggregate(fcinfo))
+			s = dd_copy(s);
+	}
+	PG_RETURN_POINTER(dd_add_value(s, x));
+}
+
+/* ddsketch_add_q(state, value, q): approx_percentile's transition */
+Datum
+ddsketch_add_q(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s;
+	double		q;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("approx_percentile(value, q): q must not be NULL"),
+				 errhint("Pass a fraction between 0 and 1, e.g. 0.99.")));
+	q = PG_GETARG_FLOAT8(2);
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	sketch_check_value(PG_GETARG_FLOAT8(1), "approx_percentile(value, q)");
+	if (PG_ARGISNULL(0))
+	{
+		sketch_check_q(q, "approx_percentile(value, q)");
+		s = dd_new(DD_DEFAULT_REL_ERR);
+		s->q = q;
+	}
+	else
+	{
+		s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+		if (!sketch_in_aggregate(fcinfo))
+			s = dd_copy(s);
+		if (s->q != q)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("approx_percentile(value, q): q must be the same for every row of a group"),
+					 errhint("Compute several percentiles with quantiles(ddsketch(value), ARRAY[...]).")));
+	}
+	PG_RETURN_POINTER(dd_add_value(s, PG_GETARG_FLOAT8(1)));
+}
+
+/* ddsketch_combine(a, b): combine function and transition of ddsketch(ddsketch) */
+Datum
+ddsketch_combine(PG_FUNCTION_ARGS)
+{
+	DDSketch   *a,
+			   *b;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	b = DatumGetDDSketchP(PG_GETARG_DATUM(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_POINTER(dd_copy(b));
+	a = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	if (!sketch_in_aggregate(fcinfo))
+		a = dd_copy(a);
+	PG_RETURN_POINTER(dd_merge(a, b));
+}
+
+Datum
+ddsketch_final(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = dd_compact(DatumGetDDSketchP(PG_GETARG_DATUM(0)));
+	s->q = get_float8_nan();	/* a stored sketch answers any quantile */
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+ddsketch_approx_final(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	PG_RETURN_FLOAT8(dd_quantile(s, s->q, "approx_percentile(value, q)"));
+}
+
+/* ---- accessors ---- */
+
+Datum
+ddsketch_quantile(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+
+	PG_RETURN_FLOAT8(dd_quantile(s, PG_GETARG_FLOAT8(1), "quantile(ddsketch, q)"));
+}
+
+Datum
+ddsketch_quantiles(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	ArrayType  *qa = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *qs;
+	bool	   *nulls;
+	int			n,
+				i;
+
+	deconstruct_array(qa, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &qs, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("quantiles(ddsketch, q): q must not contain NULL"),
+					 errhint("Pass fractions between 0 and 1, e.g. ARRAY[0.5, 0.99].")));
+		qs[i] = Float8GetDatum(dd_quantile(s, DatumGetFloat8(qs[i]), "quantiles(ddsketch, q)"));
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(qs, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum
+ddsketch_rank(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	double		x = PG_GETARG_FLOAT8(1);
+
+	if (isnan(x))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rank(ddsketch, value): value must not be NaN"),
+				 errhint("Pass a number; -Infinity and Infinity give 0 and 1.")));
+	PG_RETURN_FLOAT8(dd_rank(s, x));
+}
+
+Datum
+ddsketch_summary(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	double		sum = xsum_to_double(&s->sum);
+
+	PG_RETURN_DATUM(sketch_summary_jsonb(s->count, sum, s->min, s->max,
+										 sum / (double) s->count));
+}
+
+/* ---- I/O ---- */
+
+static void
+dd_invalid(bool binary, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(binary ? ERRCODE_INVALID_BINARY_REPRESENTATION : ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid value for type ddsketch: %s", detail),
+			 errhint("Use the %s produced by the type's output function.", binary ? "bytes" : "text")));
+}
+
+/* Check a fully read sketch; the stores must already be within index bounds. */
+static void
+dd_validate(DDSketch *s, bool binary)
+{
+	uint64		total = (uint64) s->zeros;
+	int32		j;
+
+	if (s->count < 1 || s->zeros < 0)
+		dd_invalid(binary, "count must be positive");
+	if (!isfinite(s->min) || !isfinite(s->max) || s->min > s->max)
+		dd_invalid(binary, "min and max must be finite with min <= max");
+	if (!isnan(s->q) && !(s->q >= 0 && s->q <= 1))
+		dd_invalid(binary, "q must be between 0 and 1");
+	for (j = 0; j < s->pos_cap + s->neg_cap; j++)
+	{
+		if (s->bins[j] > (uint64) PG_INT64_MAX - total)
+			dd_invalid(binary, "bucket counts overflow");
+		total += s->bins[j];
+	}
+	if (total != (uint64) s->count)
+		dd_invalid(binary, "bucket counts do not add up to count");
+	if ((s->zeros > 0 && (s->min > 0 || s->max < 0)) ||
+		(s->neg_cap > 0 && s->min >= 0) || (s->pos_cap > 0 && s->max <= 0))
+		dd_invalid(binary, "min and max contradict the buckets");
+}
+
+static void
+dd_check_range(double rel_err, int32 lo, int64 n, bool binary)
+{
+	double		inv = dd_inv_log_gamma(rel_err);
+
+	if (n < 0 || (n > 0 && (lo < dd_index_bound(inv, false) ||
+							(int64) lo + n - 1 > dd_index_bound(inv, true))))
+		dd_invalid(binary, "bucket index out of range");
+}
+
+/*
+ * Reads "<lo>:{c,c,...}" into a palloc'd array, bounded by the index range;
+ * "c*n" stands for n buckets of count c.
+ */
+static uint64 *
+dd_read_store(SketchParser *p, double rel_err, int32 *lo, int32 *n)
+{
+	int64		l = sketch_read_int64(p);
+	double		inv = dd_inv_log_gamma(rel_err);
+	int64		maxn;
+	int32		cap = 16,
+				len = 0;
+	uint64	   *counts = palloc(cap * sizeof(uint64));
+
+	if (l < dd_index_bound(inv, false) || l > dd_index_bound(inv, true))
+		sketch_syntax_error(p, "Bucket index out of range.");
+	maxn = (int64) dd_index_bound(inv, true) - l + 1;
+	sketch_expect(p, ":{");
+	if (!sketch_accept(p, "}"))
+	{
+		do
+		{
+			int64		c = sketch_read_int64(p);
+			int64		run = 1;
+
+			if (c < 0)
+				sketch_syntax_error(p, "Bucket counts must not be negative.");
+			if (sketch_accept(p, "*"))
+			{
+				run = sketch_read_int64(p);		/* c repeated run times */
+				if (run < 1)
+					sketch_syntax_error(p, "A repeat count must be positive.");
+			}
+			if (run > maxn - len)
+				sketch_syntax_error(p, "Too many buckets.");
+			while (len + run > cap)
+			{
+				cap *= 2;
+				counts = repalloc(counts, cap * sizeof(uint64));
+			}
+			while (run-- > 0)
+				counts[len++] = (uint64) c;
+		} while (sketch_accept(p, ","));
+		sketch_expect(p, "}");
+	}
+	*lo = (int32) l;
+	*n = len;
+	return counts;
+}
+
+Datum
+ddsketch_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	SketchParser p;
+	DDSketch	h;
+	DDSketch   *s;
+	uint64	   *pos,
+			   *neg;
+	int32		pos_lo,
+				pos_n,
+				neg_lo,
+				neg_n;
+
+	memset(&h, 0, sizeof(h));
+	sketch_parser_init(&p, str, "ddsketch");
+	sketch_expect(&p, "rel_err=");
+	h.rel_err = sketch_read_double(&p);
+	dd_check_rel_err(h.rel_err, "ddsketch input");
+	sketch_expect(&p, "count=");
+	h.count = sketch_read_int64(&p);
+	sketch_expect(&p, "zeros=");
+	h.zeros = sketch_read_int64(&p);
+	sketch_expect(&p, "min=");
+	h.min = sketch_read_double(&p);
+	sketch_expect(&p, "max=");
+	h.max = sketch_read_double(&p);
+	sketch_expect(&p, "sum=");
+	xsum_in(&p, &h.sum);
+	sketch_expect(&p, "pos=");
+	pos = dd_read_store(&p, h.rel_err, &pos_lo, &pos_n);
+	sketch_expect(&p, "neg=");
+	neg = dd_read_store(&p, h.rel_err, &neg_lo, &neg_n);
+	h.q = get_float8_nan();
+	if (sketch_accept(&p, "q="))
+		h.q = sketch_read_double(&p);
+	sketch_expect_end(&p);
+
+	s = dd_alloc(pos_n, neg_n);
+	memcpy(((char *) s) + sizeof(int32), ((char *) &h) + sizeof(int32),
+		   offsetof(DDSketch, bins) - sizeof(int32));
+	s->inv_log_gamma = dd_inv_log_gamma(s->rel_err);
+	s->pos_lo = pos_lo;
+	s->pos_cap = pos_n;
+	s->neg_lo = neg_lo;
+	s->neg_cap = neg_n;
+	memcpy(POS_BINS(s), pos, pos_n * sizeof(uint64));
+	memcpy(NEG_BINS(s), neg, neg_n * sizeof(uint64));
+	s = dd_compact(s);
+	dd_validate(s, false);
+	PG_RETURN_POINTER(s);
+}
+
+static void
+dd_out_store(StringInfo buf, const uint64 *bins, int32 lo, int32 cap)
+{
+	int32		f,
+				l,
+				j;
+
+	if (!dd_used(bins, cap, &f, &l))
+	{
+		appendStringInfoString(buf, "0:{}");
+		return;
+	}
+	appendStringInfo(buf, "%d:{", lo + f);
+	for (j = f; j <= l; j++)
+	{
+		int32		run = 1;
+
+		if (j > f)
+			appendStringInfoChar(buf, ',');
+		/* runs of empty buckets are written as 0*<length> */
+		while (bins[j] == 0 && j + run <= l && bins[j + run] == 0)
+			run++;
+		if (run > 1)
+		{
+			appendStringInfo(buf, "0*%d", run);
+			j += run - 1;
+		}
+		else
+			appendStringInfo(buf, UINT64_FORMAT, bins[j]);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+Datum
+ddsketch_out(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "rel_err=");
+	sketch_append_double(&buf, s->rel_err);
+	appendStringInfo(&buf, " count=" INT64_FORMAT " zeros=" INT64_FORMAT " min=",
+					 s->count, s->zeros);
+	sketch_append_double(&buf, s->min);
+	appendStringInfoString(&buf, " max=");
+	sketch_append_double(&buf, s->max);
+	appendStringInfoString(&buf, " sum=");
+	xsum_out(&buf, &s->sum);
+	appendStringInfoString(&buf, " pos=");
+	dd_out_store(&buf, POS_BINS(s), s->pos_lo, s->pos_cap);
+	appendStringInfoString(&buf, " neg=");
+	dd_out_store(&buf, NEG_BINS(s), s->neg_lo, s->neg_cap);
+	if (!isnan(s->q))
+	{
+		appendStringInfoString(&buf, " q=");
+		sketch_append_double(&buf, s->q);
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+static void
+dd_send_store(StringInfo buf, const uint64 *bins, int32 lo, int32 cap)
+{
+	int32		f,
+				l,
+				j;
+
+	if (!dd_used(bins, cap, &f, &l))
+	{
+		pq_sendint32(buf, 0);
+		pq_sendint32(buf, 0);
+		return;
+	}
+	pq_sendint32(buf, lo + f);
+	pq_sendint32(buf, l - f + 1);
+	for (j = f; j <= l; j++)
+		pq_sendint64(buf, (int64) bins[j]);
+}
+
+Datum
+ddsketch_send(PG_FUNCTION_ARGS)
+{
+	DDSketch   *s = DatumGetDDSketchP(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, SKETCH_BINARY_VERSION);
+	pq_sendfloat8(&buf, s->rel_err);
+	pq_sendfloat8(&buf, s->q);
+	pq_sendint64(&buf, s->count);
+	pq_sendint64(&buf, s->zeros);
+	pq_sendfloat8(&buf, s->min);
+	pq_sendfloat8(&buf, s->max);
+	xsum_send(&buf, &s->sum);
+	dd_send_store(&buf, POS_BINS(s), s->pos_lo, s->pos_cap);
+	dd_send_store(&buf, NEG_BINS(s), s->neg_lo, s->neg_cap);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+ddsketch_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	DDSketch	h;
+	DDSketch   *s;
+	int32		j;
+
+	memset(&h, 0, sizeof(h));
+	sketch_recv_version(buf, "ddsketch");
+	h.rel_err = pq_getmsgfloat8(buf);
+	if (!(h.rel_err >= DD_MIN_REL_ERR && h.rel_err <= DD_MAX_REL_ERR))
+		dd_invalid(true, "rel_err out of range");
+	h.q = pq_getmsgfloat8(buf);
+	h.count = pq_getmsgint64(buf);
+	h.zeros = pq_getmsgint64(buf);
+	h.min = pq_getmsgfloat8(buf);
+	h.max = pq_getmsgfloat8(buf);
+	xsum_recv(buf, &h.sum);
+	h.pos_lo = (int32) pq_getmsgint(buf, 4);
+	h.pos_cap = (int32) pq_getmsgint(buf, 4);
+	dd_check_range(h.rel_err, h.pos_lo, h.pos_cap, true);
+	/* never trust a length beyond the bytes actually there */
+	if ((Size) h.pos_cap * sizeof(uint64) > (Size) (buf->len - buf->cursor))
+		dd_invalid(true, "truncated bucket counts");
+
+	s = dd_alloc(h.pos_cap, 0);
+	memcpy(((char *) s) + sizeof(int32), ((char *) &h) + sizeof(int32),
+		   offsetof(DDSketch, bins) - sizeof(int32));
+	for (j = 0; j < h.pos_cap; j++)
+		POS_BINS(s)[j] = (uint64) pq_getmsgint64(buf);
+	h.neg_lo = (int32) pq_getmsgint(buf, 4);
+	h.neg_cap = (int32) pq_getmsgint(buf, 4);
+	dd_check_range(h.rel_err, h.neg_lo, h.neg_cap, true);
+	if ((Size) h.neg_cap * sizeof(uint64) > (Size) (buf->len - buf->cursor))
+		dd_invalid(true, "truncated bucket counts");
+	{
+		DDSketch   *t = dd_alloc(h.pos_cap, h.neg_cap);
+
+		memcpy(((char *) t) + sizeof(int32), ((char *) s) + sizeof(int32),
+			   DD_SIZE(h.pos_cap, 0) - sizeof(int32));
+		t->neg_lo = h.neg_lo;
+		t->neg_cap = h.neg_cap;
+		s = t;
+	}
+	for (j = 0; j < h.neg_cap; j++)
+		NEG_BINS(s)[j] = (uint64) pq_getmsgint64(buf);
+	s->inv_log_gamma = dd_inv_log_gamma(s->rel_err);
+	for (j = 0; j < s->pos_cap + s->neg_cap; j++)
+		if ((int64) s->bins[j] < 0)
+			dd_invalid(true, "negative bucket count");
+	s = dd_compact(s);
+	dd_validate(s, true);
+	PG_RETURN_POINTER(s);
+}
