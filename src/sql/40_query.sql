@@ -116,7 +116,7 @@ BEGIN
             q := ('0.' || m[1])::numeric;       -- p999 = 0.999, p9999 = 0.9999
         END IF;
         IF q >= 0 AND q <= 1 THEN
-            RETURN format('percentile_cont(%s) WITHIN GROUP (ORDER BY x.value)', q);
+            RETURN format('metrics_ex.percentile(x.value, %s)', q);
         END IF;
     END IF;
     RAISE EXCEPTION 'unknown aggregation "%"', aggregation USING ERRCODE = '22023',
