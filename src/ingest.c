@@ -25,6 +25,7 @@
 
 #include "catalog.h"
 #include "ingest.h"
+#include "pending.h"
 #include "storage.h"
 #include "tags.h"
 
@@ -104,12 +105,15 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
 {
 	MetricInfo	metric;
+	int64		series_id;
 
 	if (deferred_head != NULL)
 		flush_deferred();
 	check_sample(want, value, ts);
 	metric = resolve_metric(name, want, value, integral);
-	storage_insert(ts, catalog_series(&metric, series_tags), value, lineage);
+	series_id = catalog_series(&metric, series_tags);
+	storage_insert(ts, series_id, value, lineage);
+	pending_add(&metric, series_id, ts, value);
 }
 
 /* Split a tags argument into series tags and lineage, fast when canonical. */
@@ -452,6 +456,7 @@ ingest_row(Datum *values, bool *nulls)
 									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
 	}
 	storage_insert(ts, series_id, value, lineage);
+	pending_add(&metric, series_id, ts, value);
 }
 
 /* INSTEAD OF INSERT trigger of metrics_ex.ingest: INSERT, and COPY when the
