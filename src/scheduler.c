@@ -249,13 +249,14 @@ start_scheduler(Oid dboid)
 
 /* One pass: a scheduler for every database that wants one. */
 static void
-launcher_scan(void)
+launcher_scan(MemoryContext pass_cxt)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	List	   *dbs = NIL;
-	List	   *to_start = NIL;
+	Oid		   *to_start;
+	int			nstart = 0;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -267,14 +268,23 @@ launcher_scan(void)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		if (db->datallowconn && !db->datistemplate)
+		/* connlimit -2 marks a database left half-dropped */
+		if (db->datallowconn && !db->datistemplate && db->datconnlimit != -2)
+		{
+			/* the list must outlive the transaction */
+			MemoryContext old = MemoryContextSwitchTo(pass_cxt);
+
 			dbs = lappend_oid(dbs, db->oid);
+			MemoryContextSwitchTo(old);
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 
+	/* no allocation under the spinlock: room for every slot up front */
+	to_start = MemoryContextAlloc(pass_cxt, sizeof(Oid) * shared->nslots);
 	SpinLockAcquire(&shared->mutex);
 	/* forget databases that are gone */
 	for (int i = 0; i < shared->nslots; i++)
@@ -311,15 +321,15 @@ launcher_scan(void)
 			s->state = SLOT_STARTING;
 			s->wanted = false;
 			s->stop = false;
-			to_start = lappend_oid(to_start, dboid);
+			to_start[nstart++] = dboid;
 		}
 	}
 	SpinLockRelease(&shared->mutex);
 
 	/* registering takes a lock: not under the spinlock */
-	foreach(lc, to_start)
+	for (int i = 0; i < nstart; i++)
 	{
-		Oid			dboid = lfirst_oid(lc);
+		Oid			dboid = to_start[i];
 
 		if (!start_scheduler(dboid))
 		{
@@ -334,13 +344,14 @@ launcher_scan(void)
 			SpinLockRelease(&shared->mutex);
 		}
 	}
-	list_free(dbs);
-	list_free(to_start);
+	MemoryContextReset(pass_cxt);
 }
 
 void
 metrics_ex_launcher_main(Datum arg)
 {
+	MemoryContext pass_cxt;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -349,6 +360,8 @@ metrics_ex_launcher_main(Datum arg)
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher = MyProc;
 	SpinLockRelease(&shared->mutex);
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "metrics_ex launcher pass",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
@@ -358,7 +371,7 @@ metrics_ex_launcher_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		launcher_scan();
+		launcher_scan(pass_cxt);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 LAUNCHER_NAP_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -530,14 +543,24 @@ metrics_ex_scheduler_main(Datum arg)
 
 /* ---- SQL-callable ---- */
 
-/* CREATE EXTENSION calls this: start this database's scheduler. */
-Datum
-metrics_ex_wake_launcher(PG_FUNCTION_ARGS)
+/*
+ * Wake the launcher when the transaction that installed metrics_ex commits:
+ * a scheduler started earlier would not see the extension yet.
+ */
+static bool wake_at_commit = false;
+
+static void
+wake_launcher_at_commit(XactEvent event, void *arg)
 {
 	SchedulerSlot *slot;
 
-	if (shared == NULL)
-		PG_RETURN_BOOL(false);	/* not preloaded: run_maintenance() it is */
+	if (!wake_at_commit)
+		return;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_at_commit = false;
+	if (event != XACT_EVENT_COMMIT)
+		return;
+	wake_at_commit = false;
 	SpinLockAcquire(&shared->mutex);
 	slot = find_slot(MyDatabaseId);
 	if (slot != NULL)
@@ -545,6 +568,22 @@ metrics_ex_wake_launcher(PG_FUNCTION_ARGS)
 	if (shared->launcher)
 		SetLatch(&shared->launcher->procLatch);
 	SpinLockRelease(&shared->mutex);
+}
+
+/* CREATE EXTENSION calls this: start this database's scheduler. */
+Datum
+metrics_ex_wake_launcher(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+
+	if (shared == NULL)
+		PG_RETURN_BOOL(false);	/* not preloaded: run_maintenance() it is */
+	if (!registered)
+	{
+		RegisterXactCallback(wake_launcher_at_commit, NULL);
+		registered = true;
+	}
+	wake_at_commit = true;
 	PG_RETURN_BOOL(true);
 }
 
