@@ -17,6 +17,7 @@
 
 #include "copy.h"
 #include "metrics_ex.h"
+#include "notify.h"
 #include "storage.h"
 
 PG_MODULE_MAGIC;
@@ -81,4 +82,5 @@ _PG_init(void)
 
 	storage_install_hooks();
 	copy_install_hook();
+	notify_init();
 }
