@@ -27,6 +27,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -383,4 +384,76 @@ metrics_ex_student_t_cdf(PG_FUNCTION_ARGS)
 
 	tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t));
 	PG_RETURN_FLOAT8(t > 0 ? 1.0 - tail : tail);
+}
+
+/*
+ * _experiment_call(action, id, name, hypothesis, condition, tags,
+ * sample_size): the lifecycle functions' way into the registry.  Like the
+ * write API, it lets a caller with INSERT on metrics_ex.ingest write the
+ * registry as the tables' owner; the statements it runs are fixed here, and
+ * the SQL functions they call can be executed by the owner only.
+ */
+PG_FUNCTION_INFO_V1(metrics_ex_experiment_call);
+
+Datum
+metrics_ex_experiment_call(PG_FUNCTION_ARGS)
+{
+	char	   *action;
+	OwnerContext oc;
+	Datum		result = (Datum) 0;
+	bool		isnull = true;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "metrics_ex: _experiment_call needs an action");
+	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	catalog_begin_write();		/* may the caller record metrics? */
+	owner_begin(&oc);
+	if (strcmp(action, "start") == 0)
+	{
+		Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID};
+		Datum		args[5];
+		char		nulls[5];
+
+		for (int i = 0; i < 5; i++)
+		{
+			args[i] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+			nulls[i] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
+		}
+		if (SPI_execute_with_args("SELECT metrics_ex._experiment_insert($1, $2, $3, $4, $5)",
+								  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "metrics_ex: could not start the experiment");
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			/* a uuid is by reference: copy it out of SPI's memory */
+			MemoryContext old = MemoryContextSwitchTo(caller_cxt);
+
+			result = datumCopy(result, false, 16);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	else if (strcmp(action, "stop") == 0 || strcmp(action, "pause") == 0 ||
+			 strcmp(action, "resume") == 0)
+	{
+		Oid			argtypes[2] = {UUIDOID, TEXTOID};
+		Datum		args[2];
+		char		nulls[2] = {' ', ' '};
+
+		args[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+		nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
+		args[1] = PG_GETARG_DATUM(0);
+		if (SPI_execute_with_args("SELECT metrics_ex._experiment_transition($1, $2)",
+								  2, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "metrics_ex: could not change the experiment");
+	}
+	else
+		elog(ERROR, "metrics_ex: unknown experiment action \"%s\"", action);
+	owner_end(&oc);
+
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }

@@ -70,8 +70,15 @@ CREATE VIEW metrics_ex.experiments AS
 COMMENT ON VIEW metrics_ex.experiments IS
     'Experiments: lifecycle, samples stored, samples rejected while paused or stopped';
 
--- Experiment functions write the registry as its owner; the caller needs
--- the right to record metrics, as for the write API.
+-- Experiment functions write the registry as its owner through
+-- _experiment_call (C), which first checks, as the write API does, that the
+-- caller may record metrics (INSERT on metrics_ex.ingest).
+CREATE FUNCTION metrics_ex._experiment_call(action text, id uuid, name text DEFAULT NULL,
+                                            hypothesis text DEFAULT NULL, condition text DEFAULT NULL,
+                                            tags text[] DEFAULT NULL, sample_size int DEFAULT NULL)
+RETURNS uuid LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_experiment_call';
+
 CREATE FUNCTION metrics_ex._check_writer() RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -103,7 +110,8 @@ BEGIN
     IF tags IS NOT NULL AND array_position(tags, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'tags must not contain NULL' USING ERRCODE = '22004';
     END IF;
-    RETURN metrics_ex._experiment_insert(name, hypothesis, condition, coalesce(tags, '{}'), sample_size);
+    RETURN metrics_ex._experiment_call('start', NULL, name, hypothesis, condition,
+                                       coalesce(tags, '{}'), sample_size);
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.start_experiment(text, text, text, text[], int) IS
@@ -111,7 +119,7 @@ COMMENT ON FUNCTION metrics_ex.start_experiment(text, text, text, text[], int) I
 
 CREATE FUNCTION metrics_ex._experiment_insert(name text, hypothesis text, condition text,
                                               tags text[], sample_size int)
-RETURNS uuid LANGUAGE sql VOLATILE SECURITY DEFINER
+RETURNS uuid LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     INSERT INTO metrics_ex.experiment_registry (name, hypothesis, condition, tags, sample_size)
@@ -123,7 +131,7 @@ REVOKE ALL ON FUNCTION metrics_ex._experiment_insert(text, text, text, text[], i
 -- One lifecycle step: 'stop', 'pause' or 'resume'.  Pause only from
 -- running, resume only from paused, stop from either.
 CREATE FUNCTION metrics_ex._experiment_transition(id uuid, action text)
-RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -168,8 +176,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM metrics_ex._check_writer();
-    PERFORM metrics_ex._experiment_transition(id, 'stop');
+    PERFORM metrics_ex._experiment_call('stop', id);
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.stop_experiment(uuid) IS
@@ -180,8 +187,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM metrics_ex._check_writer();
-    PERFORM metrics_ex._experiment_transition(id, 'pause');
+    PERFORM metrics_ex._experiment_call('pause', id);
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.pause_experiment(uuid) IS
@@ -192,8 +198,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM metrics_ex._check_writer();
-    PERFORM metrics_ex._experiment_transition(id, 'resume');
+    PERFORM metrics_ex._experiment_call('resume', id);
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.resume_experiment(uuid) IS 'Resume a paused experiment';
