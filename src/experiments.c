@@ -222,11 +222,12 @@ series_blocked(int64 series_id, Jsonb *series_tags)
 		Datum		args[1];
 		int			result = -1;
 
+		/* not read-only: the series may have been made by this very statement */
 		args[0] = Int64GetDatum(series_id);
 		owner_begin(&oc);
 		if (SPI_execute_with_args("SELECT tags OPERATOR(pg_catalog.->>) 'experiment_id' "
 								  "FROM metrics_ex.series WHERE id OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "metrics_ex: series lookup failed");
 		if (SPI_processed == 1)
 		{

@@ -81,8 +81,17 @@ typedef struct SeriesTags
 static MemoryContext tags_cxt = NULL;
 static HTAB *series_tags_cache = NULL;
 
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * Depth of statements running inside other statements (functions, our own
+ * catalog lookups): batches are sent when a top-level statement ends, not
+ * whenever a nested query does, which would send a batch per row.
+ */
+static int	nesting = 0;
 
 static void
 send_batch(Batch *b)
@@ -124,13 +133,50 @@ flush_batches(void)
 }
 
 static void
+notify_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				   bool execute_once)
+{
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+}
+
+static void
+notify_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+}
+
+static void
 notify_ExecutorEnd(QueryDesc *queryDesc)
 {
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (nbatched > 0)
+	if (nbatched > 0 && nesting == 0)
 		flush_batches();
 }
 
@@ -140,13 +186,22 @@ notify_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					  ParamListInfo params, QueryEnvironment *queryEnv,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+	nesting++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (nbatched > 0)
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting--;
+	}
+	PG_END_TRY();
+	if (nbatched > 0 && nesting == 0)
 		flush_batches();
 }
 
@@ -163,6 +218,7 @@ notify_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_PREPARE:
 			/* PREPARE TRANSACTION cannot carry notifications */
 			discard_batches();
+			nesting = 0;
 			break;
 		default:
 			break;
@@ -190,6 +246,10 @@ notify_init(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = notify_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = notify_ExecutorFinish;
 	prev_ExecutorEnd = ExecutorEnd_hook;
 	ExecutorEnd_hook = notify_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
@@ -230,7 +290,7 @@ series_tags_text(int64 series_id)
 		owner_begin(&oc);
 		if (SPI_execute_with_args("SELECT tags::pg_catalog.text FROM metrics_ex.series "
 								  "WHERE id OPERATOR(pg_catalog.=) $1",
-								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "metrics_ex: series lookup failed");
 		if (SPI_processed == 1)
 			text = MemoryContextStrdup(tags_cxt,
