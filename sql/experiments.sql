@@ -130,3 +130,16 @@ SELECT name, count(*) FROM metrics_ex.points
 SELECT metrics_ex.detach('"Job Events"', 'attached_job_ms');
 SELECT count(*) FROM metrics_ex.attach_events WHERE source = '"Job Events"'::regclass;
 DROP TABLE "Job Events";
+
+-- Leave the shared regression database as we found it: other tests count
+-- every sample and metric.
+DELETE FROM metrics_ex.samples WHERE series_id IN (
+    SELECT s.id FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
+     WHERE m.name IN ('latency_ms', 'cost_usd', 'success', 'tokens_prompt', 'tokens_completion',
+                      'welch_metric', 'export_metric', 'attached_jobs_total', 'attached_job_ms'));
+DELETE FROM metrics_ex.metrics
+ WHERE name IN ('latency_ms', 'cost_usd', 'success', 'tokens_prompt', 'tokens_completion',
+                'welch_metric', 'export_metric', 'attached_jobs_total', 'attached_job_ms');
+DELETE FROM metrics_ex.experiment_registry WHERE id IN (:'e1', :'e2', :'wa', :'wb', :'ex');
+SELECT (SELECT count(*) FROM metrics_ex.experiments) AS experiments_left,
+       metrics_ex.get_stats() -> 'recorder' -> 'samples_rejected' AS rejected_left;
