@@ -2,6 +2,8 @@
 -- queries Grafana sends with its macros expanded.
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
+-- the samples below are from the past: keep them raw, so percentiles are exact
+SELECT metrics_ex.set_retention(NULL, '100 years');
 
 SELECT metrics_ex.increment('q_jobs', 10, '{"tenant": "cns"}', '2026-11-20 10:00:00+00');
 SELECT metrics_ex.increment('q_jobs', 20, '{"tenant": "cns"}', '2026-11-20 10:30:00+00');
@@ -84,3 +86,5 @@ SELECT to_timestamp(floor(extract(epoch FROM ts) / 300) * 300) AS "time", avg(va
   FROM metrics_ex.points
  WHERE name = 'q_rt' AND ts >= to_timestamp(1795132800) AND ts < to_timestamp(1795219200)
  GROUP BY 1 ORDER BY 1;
+
+SELECT metrics_ex.set_retention(NULL, NULL);

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -309,11 +310,16 @@ owner_end(OwnerContext *oc)
 	SetUserIdAndSecContext(oc->save_userid, oc->save_sec);
 }
 
+/* Prometheus' default histogram buckets */
+static const float8 default_bounds[] = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
+
+/* bounds are copied with SPI_palloc, so they outlive SPI_finish() */
 static void
 metric_from_row(MetricInfo *info, const char *name)
 {
 	bool		isnull;
 	char	   *kind;
+	Datum		d;
 
 	info->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -321,6 +327,59 @@ metric_from_row(MetricInfo *info, const char *name)
 	info->max_series = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	if (isnull)
 		info->max_series = 0;
+
+	info->nbounds = 0;
+	info->bounds = NULL;
+	if (info->kind != KIND_HISTOGRAM)
+		return;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	if (isnull)
+	{
+		info->nbounds = lengthof(default_bounds);
+		info->bounds = default_bounds;
+	}
+	else
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		float8	   *copy;
+
+		deconstruct_array(DatumGetArrayTypeP(d), FLOAT8OID, 8, FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &elems, &nulls, &info->nbounds);
+		copy = SPI_palloc(sizeof(float8) * Max(info->nbounds, 1));
+		for (int i = 0; i < info->nbounds; i++)
+			copy[i] = DatumGetFloat8(elems[i]);
+		info->bounds = copy;
+	}
+}
+
+/*
+ * Bucket bounds live for the whole session, so that a MetricInfo copied by a
+ * caller stays valid across cache flushes.  Equal arrays are shared; only a
+ * redefinition of buckets adds one.
+ */
+static const float8 *
+intern_bounds(const float8 *bounds, int n)
+{
+	static List *interned = NIL;
+	ListCell   *lc;
+	float8	   *copy;
+	MemoryContext old;
+
+	foreach(lc, interned)
+	{
+		float8	   *b = lfirst(lc);
+
+		if ((int) b[0] == n && memcmp(b + 1, bounds, sizeof(float8) * n) == 0)
+			return b + 1;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	copy = palloc(sizeof(float8) * (n + 1));
+	copy[0] = n;
+	memcpy(copy + 1, bounds, sizeof(float8) * n);
+	interned = lappend(interned, copy);
+	MemoryContextSwitchTo(old);
+	return copy + 1;
 }
 
 MetricInfo
@@ -354,7 +413,7 @@ catalog_metric(const char *name, int len, MetricKind want, bool integral)
 
 		args[0] = PointerGetDatum(cstring_to_text(key));
 		owner_begin(&oc);
-		if (SPI_execute_with_args("SELECT id, kind, max_series FROM metrics_ex.metrics "
+		if (SPI_execute_with_args("SELECT id, kind, max_series, buckets FROM metrics_ex.metrics "
 								  "WHERE name OPERATOR(pg_catalog.=) $1",
 								  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "metrics_ex: metric lookup failed");
@@ -364,12 +423,12 @@ catalog_metric(const char *name, int len, MetricKind want, bool integral)
 
 			args[1] = PointerGetDatum(cstring_to_text(kind_name(kind)));
 			if (SPI_execute_with_args("INSERT INTO metrics_ex.metrics (name, kind) VALUES ($1, $2) "
-									  "ON CONFLICT (name) DO NOTHING RETURNING id, kind, max_series",
+									  "ON CONFLICT (name) DO NOTHING RETURNING id, kind, max_series, buckets",
 									  2, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
 				elog(ERROR, "metrics_ex: metric insert failed");
 			/* lost a race with a concurrent definition: read the winner */
 			if (SPI_processed == 0 &&
-				SPI_execute_with_args("SELECT id, kind, max_series FROM metrics_ex.metrics "
+				SPI_execute_with_args("SELECT id, kind, max_series, buckets FROM metrics_ex.metrics "
 									  "WHERE name OPERATOR(pg_catalog.=) $1",
 									  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 				elog(ERROR, "metrics_ex: metric lookup failed");
@@ -381,6 +440,8 @@ catalog_metric(const char *name, int len, MetricKind want, bool integral)
 
 		/* The catalog lookup may have flushed the cache (invalidation). */
 		ensure_caches();
+		if (info.bounds != NULL && info.bounds != default_bounds)
+			info.bounds = intern_bounds(info.bounds, info.nbounds);
 		entry = hash_search(metric_cache, key, HASH_ENTER, &found);
 		entry->info = info;
 	}

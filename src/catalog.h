@@ -25,6 +25,8 @@ typedef struct MetricInfo
 	int32		id;
 	MetricKind	kind;
 	int32		max_series;		/* 0: use metrics_ex.max_series_per_metric */
+	int			nbounds;		/* histogram bucket upper bounds, +Inf implied */
+	const float8 *bounds;		/* valid for the session */
 } MetricInfo;
 
 /*

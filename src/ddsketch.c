@@ -28,6 +28,7 @@
 #include "utils/float.h"
 
 #include "exact_sum.h"
+#include "sketch_api.h"
 #include "sketch_util.h"
 
 #define DD_DEFAULT_REL_ERR	0.01
@@ -35,7 +36,7 @@
 #define DD_MAX_REL_ERR		0.5
 #define DD_INITIAL_SLOTS	64
 
-typedef struct DDSketch
+struct DDSketch
 {
 	int32		vl_len_;		/* varlena header, do not touch directly */
 	int32		pad;
@@ -52,7 +53,7 @@ typedef struct DDSketch
 	int32		neg_cap;		/* negative slots, after the positive ones */
 	ExactSum	sum;
 	uint64		bins[FLEXIBLE_ARRAY_MEMBER];
-} DDSketch;
+};
 
 #define DD_SIZE(npos, nneg) (offsetof(DDSketch, bins) + ((Size) (npos) + (nneg)) * sizeof(uint64))
 #define POS_BINS(s) ((s)->bins)
@@ -919,4 +920,24 @@ ddsketch_recv(PG_FUNCTION_ARGS)
 	s = dd_compact(s);
 	dd_validate(s, true);
 	PG_RETURN_POINTER(s);
+}
+
+/* C API for the write path (sketch_api.h) */
+
+DDSketch *
+ddsketch_create(double rel_err)
+{
+	return dd_new(rel_err);
+}
+
+DDSketch *
+ddsketch_add_value(DDSketch *s, double x)
+{
+	return dd_add_value(s, x);
+}
+
+Datum
+ddsketch_to_datum(DDSketch *s)
+{
+	return PointerGetDatum(dd_compact(s));
 }

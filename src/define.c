@@ -140,9 +140,10 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 
 	/* an existing metric with series keeps its kind */
 	if (SPI_execute_with_args("SELECT m.kind, EXISTS (SELECT 1 FROM metrics_ex.series s "
-							  "WHERE s.metric_id OPERATOR(pg_catalog.=) m.id) "
+							  "WHERE s.metric_id OPERATOR(pg_catalog.=) m.id), "
+							  "$5 IS NOT NULL AND m.buckets IS DISTINCT FROM $5 "
 							  "FROM metrics_ex.metrics m WHERE m.name OPERATOR(pg_catalog.=) $1 FOR UPDATE OF m",
-							  1, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+							  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "metrics_ex: metric lookup failed");
 	if (SPI_processed == 1)
 	{
@@ -150,6 +151,15 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 		bool		has_series = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 															SPI_tuptable->tupdesc, 2, &isnull));
 
+		bool		new_buckets = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 3, &isnull));
+
+		/* rollups and totals add bucket counts up: the bounds must stay */
+		if (has_series && new_buckets)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("metric \"%s\" has recorded series; its buckets cannot change", namestr),
+					 errhint("Bucket counts of different bounds cannot be added up.  Use another metric name.")));
 		if (has_series && strcmp(oldkind, kind_name(kind)) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -27,6 +27,7 @@
 #include "experiments.h"
 #include "ingest.h"
 #include "notify.h"
+#include "pending.h"
 #include "storage.h"
 #include "tags.h"
 
@@ -119,6 +120,7 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
 					  value, series_id, series_tags, lineage, ts);
 	storage_insert(ts, series_id, value, lineage);
+	pending_add(&metric, series_id, ts, value);
 }
 
 /* Split a tags argument into series tags and lineage, fast when canonical. */
@@ -466,6 +468,7 @@ ingest_row(Datum *values, bool *nulls)
 		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
 					  value, series_id, series, lineage, ts);
 	storage_insert(ts, series_id, value, lineage);
+	pending_add(&metric, series_id, ts, value);
 }
 
 /* INSTEAD OF INSERT trigger of metrics_ex.ingest: INSERT, and COPY when the

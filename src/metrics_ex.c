@@ -16,6 +16,8 @@
 #include "utils/timestamp.h"
 
 #include "copy.h"
+#include "miscadmin.h"
+#include "scheduler.h"
 #include "metrics_ex.h"
 #include "notify.h"
 #include "storage.h"
@@ -24,10 +26,11 @@ PG_MODULE_MAGIC;
 
 int			metrics_ex_max_series_per_metric = 10000;
 char	   *metrics_ex_retention = NULL;
+char	   *metrics_ex_maintenance_interval = NULL;
 
 void		_PG_init(void);
 
-/* Retention must parse as a positive interval. */
+/* Retention and intervals must parse as positive intervals. */
 static bool
 check_retention(char **newval, void **extra, GucSource source)
 {
@@ -53,7 +56,7 @@ check_retention(char **newval, void **extra, GucSource source)
 	if (iv == NULL || iv->month < 0 || iv->day < 0 || iv->time < 0 ||
 		(iv->month == 0 && iv->day == 0 && iv->time == 0))
 	{
-		GUC_check_errdetail("metrics_ex.retention must be a positive interval such as '24 hours'.");
+		GUC_check_errdetail("It must be a positive interval such as '24 hours'.");
 		return false;
 	}
 	return true;
@@ -77,6 +80,18 @@ _PG_init(void)
 							   "24 hours",
 							   PGC_SIGHUP, 0,
 							   check_retention, NULL, NULL);
+
+	DefineCustomStringVariable("metrics_ex.maintenance_interval",
+							   "How often the retention job runs.",
+							   "A job's own schedule, set with metrics_ex.alter_job(), wins.",
+							   &metrics_ex_maintenance_interval,
+							   "5 minutes",
+							   PGC_SIGHUP, 0,
+							   check_retention, NULL, NULL);
+
+	/* background workers exist only when the postmaster loads us */
+	if (process_shared_preload_libraries_in_progress)
+		scheduler_init();
 
 	MarkGUCPrefixReserved("metrics_ex");
 

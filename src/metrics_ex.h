@@ -13,4 +13,7 @@ extern int	metrics_ex_max_series_per_metric;
 /* GUC metrics_ex.retention: default raw-sample retention (an interval) */
 extern char *metrics_ex_retention;
 
+/* GUC metrics_ex.maintenance_interval: schedule of the retention job */
+extern char *metrics_ex_maintenance_interval;
+
 #endif							/* METRICS_EX_H */

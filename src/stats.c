@@ -11,6 +11,7 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
+#include "sketch_api.h"
 #include "sketch_util.h"
 
 typedef struct Stats
@@ -265,4 +266,19 @@ stats_summary(PG_FUNCTION_ARGS)
 	Stats	   *s = DatumGetStatsP(PG_GETARG_DATUM(0));
 
 	PG_RETURN_DATUM(sketch_summary_jsonb(s->count, s->sum, s->min, s->max, s->mean));
+}
+
+/* C API for the write path (sketch_api.h) */
+Datum
+stats_make(int64 count, double sum, double min, double max, double mean, double m2)
+{
+	Stats	   *s = stats_new();
+
+	s->count = count;
+	s->sum = sum;
+	s->min = min;
+	s->max = max;
+	s->mean = mean;
+	s->m2 = m2;
+	return PointerGetDatum(s);
 }

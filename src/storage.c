@@ -42,6 +42,7 @@
 
 #include "catalog.h"
 #include "metrics_ex.h"
+#include "pending.h"
 #include "storage.h"
 
 /* An opened partition and where our four columns are in it. */
@@ -138,6 +139,14 @@ close_state(bool release, bool flush)
 	WriteState *s = ws;
 	ResourceOwner save = CurrentResourceOwner;
 
+	/* rollup deltas share the statement's fate */
+	if (release && flush)
+		pending_flush();
+	else if (release)
+		pending_discard();
+	else
+		pending_forget();
+
 	if (s == NULL)
 		return;
 	if (release && flush)
@@ -191,11 +200,9 @@ storage_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (ws != NULL)
-			{
-				/* TopTransactionContext is going away with everything in it */
-				ws = NULL;
-			}
+			/* TopTransactionContext is going away with everything in it */
+			ws = NULL;
+			pending_forget();
 			busy = false;
 			bulk_mode = false;
 			break;

@@ -48,6 +48,22 @@ CREATE TABLE metrics_ex.totals (
 );
 INSERT INTO metrics_ex.totals (key, value) VALUES ('samples_pruned', 0);
 
+-- Settings that SQL can change without a server reload.
+CREATE TABLE metrics_ex.settings (
+    key         text PRIMARY KEY,
+    value       text NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.settings', '');
+
+-- The default raw retention: set_retention(NULL, ...) if it was called,
+-- else the metrics_ex.retention setting.
+CREATE FUNCTION metrics_ex.default_retention() RETURNS interval
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT value::interval FROM metrics_ex.settings WHERE key = 'retention'),
+                nullif(current_setting('metrics_ex.retention', true), '')::interval,
+                interval '24 hours');
+
 -- Backends cache metric and series ids; a change other than an insert to
 -- these tables tells every backend to flush its cache.
 CREATE FUNCTION metrics_ex._invalidate_cache() RETURNS trigger

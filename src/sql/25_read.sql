@@ -71,8 +71,7 @@ BEGIN ATOMIC
                   FROM pg_partition_tree('metrics_ex.samples'::regclass))
              + pg_total_relation_size('metrics_ex.series'::regclass)
              + pg_total_relation_size('metrics_ex.metrics'::regclass) AS bytes,
-               extract(epoch FROM coalesce(nullif(current_setting('metrics_ex.retention', true), ''),
-                                           '24 hours')::interval) / 3600 AS retention_hours
+               extract(epoch FROM metrics_ex.default_retention()) / 3600 AS retention_hours
     )
     SELECT jsonb_build_object(
         'storage', jsonb_build_object(

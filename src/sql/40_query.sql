@@ -83,44 +83,67 @@ BEGIN
 END
 $$;
 
--- The SQL expression of an aggregation over samples x (value, ts).
--- seconds is an SQL expression for the length of the group's time span
--- (used by rate).
-CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text) RETURNS text
+-- The SQL expression of an aggregation.  mode 'raw' aggregates samples x
+-- (value, ts); mode 'unified' aggregates rows u of partial state (c count,
+-- s sum, mn, mx, lts/lv latest, st stats, sk ddsketch) from rollups and raw
+-- edges.  seconds is an SQL expression for the length of the group's time
+-- span (used by rate).
+CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text, mode text DEFAULT 'raw')
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     a text := lower(btrim(coalesce(aggregation, '')));
-    m text[];
-    q numeric;
+    q numeric := metrics_ex._percentile_q(aggregation);
+    raw bool := mode = 'raw';
 BEGIN
+    IF q IS NOT NULL THEN
+        RETURN CASE WHEN raw THEN format('metrics_ex.percentile(x.value, %s)', q)
+                    ELSE format('metrics_ex.quantile(metrics_ex.ddsketch(u.sk), %s)', q) END;
+    END IF;
     CASE a
-        WHEN 'count' THEN RETURN 'count(*)::float8';
-        WHEN 'sum' THEN RETURN 'coalesce(sum(x.value), 0)';
-        WHEN 'mean', 'avg' THEN RETURN 'avg(x.value)';
-        WHEN 'min' THEN RETURN 'min(x.value)';
-        WHEN 'max' THEN RETURN 'max(x.value)';
-        WHEN 'last' THEN RETURN '(array_agg(x.value ORDER BY x.ts DESC))[1]';
-        WHEN 'stddev' THEN RETURN 'stddev_samp(x.value)';
-        WHEN 'rate' THEN RETURN format('coalesce(sum(x.value), 0) / %s', seconds);
+        WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c), 0)::float8' END;
+        WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(sum(x.value), 0)' ELSE 'coalesce(sum(u.s), 0)' END;
+        WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'avg(x.value)' ELSE 'sum(u.s) / nullif(sum(u.c), 0)' END;
+        WHEN 'min' THEN RETURN CASE WHEN raw THEN 'min(x.value)' ELSE 'min(u.mn)' END;
+        WHEN 'max' THEN RETURN CASE WHEN raw THEN 'max(x.value)' ELSE 'max(u.mx)' END;
+        WHEN 'last' THEN RETURN CASE WHEN raw THEN '(array_agg(x.value ORDER BY x.ts DESC))[1]'
+                                     ELSE '(array_agg(u.lv ORDER BY u.lts DESC))[1]' END;
+        WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'stddev_samp(x.value)'
+                                       ELSE 'metrics_ex.stddev(metrics_ex.stats_agg(u.st))' END;
+        WHEN 'rate' THEN RETURN format('coalesce(sum(%s), 0) / %s', CASE WHEN raw THEN 'x.value' ELSE 'u.s' END, seconds);
         ELSE NULL;
     END CASE;
-    m := regexp_match(a, '^p(\d+)(\.\d+)?$');
-    IF m IS NOT NULL THEN
-        IF m[2] IS NOT NULL THEN
-            q := (m[1] || m[2])::numeric / 100;
-        ELSIF m[1]::numeric <= 100 THEN
-            q := m[1]::numeric / 100;           -- p50, p95, p100
-        ELSIF m[1] ~ '^9+$' THEN
-            q := ('0.' || m[1])::numeric;       -- p999 = 0.999, p9999 = 0.9999
-        END IF;
-        IF q >= 0 AND q <= 1 THEN
-            RETURN format('metrics_ex.percentile(x.value, %s)', q);
-        END IF;
-    END IF;
     RAISE EXCEPTION 'unknown aggregation "%"', aggregation USING ERRCODE = '22023',
         HINT = 'Use count, sum, mean (avg), min, max, last, stddev, rate, or a percentile p50, p90, p95, p99, p999, pNN.N.';
+END
+$$;
+
+-- The fraction of a percentile aggregation (p95 -> 0.95, p999 -> 0.999,
+-- p99.9 -> 0.999), NULL for other aggregations.
+CREATE FUNCTION metrics_ex._percentile_q(aggregation text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m text[] := regexp_match(lower(btrim(coalesce(aggregation, ''))), '^p(\d+)(\.\d+)?$');
+    q numeric;
+BEGIN
+    IF m IS NULL THEN
+        RETURN NULL;
+    ELSIF m[2] IS NOT NULL THEN
+        q := (m[1] || m[2])::numeric / 100;
+    ELSIF m[1]::numeric <= 100 THEN
+        q := m[1]::numeric / 100;           -- p50, p95, p100
+    ELSIF m[1] ~ '^9+$' THEN
+        q := ('0.' || m[1])::numeric;       -- p999 = 0.999, p9999 = 0.9999
+    END IF;
+    IF q IS NULL OR q < 0 OR q > 1 THEN
+        RAISE EXCEPTION 'unknown aggregation "%"', aggregation USING ERRCODE = '22023',
+            HINT = 'Percentiles are p0 to p100, p999 (99.9th) or pNN.N.';
+    END IF;
+    RETURN q;
 END
 $$;
 
@@ -133,6 +156,86 @@ RETURN 'FROM metrics_ex.samples x
         JOIN (SELECT id, tags FROM metrics_ex.series
                WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = x.series_id
         WHERE x.ts >= $2 AND x.ts < $3 AND ($5 IS NULL OR x.lineage @> $5)';
+
+-- Where a query reads a metric's data for [since, until).  Raw samples when
+-- lineage ids filter or group, or when a percentile is asked and raw samples
+-- still cover the range (percentiles are then exact).  Otherwise the
+-- coarsest rollup level that fits the bucket width: rollups (and the deltas
+-- not yet merged) for the whole level-buckets inside the range, raw samples
+-- for the edges.  Rollup answers give the same count, sum, min, max, mean,
+-- last and rate as raw samples; percentiles come from the stored ddsketch
+-- (within 1%).  Uses $1 metric id, $2 since, $3 until, $4 series filter.
+CREATE FUNCTION metrics_ex._source(mid int, since timestamptz, until timestamptz, width interval,
+                                   aggregations text[], raw_only bool,
+                                   OUT from_sql text, OUT mode text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lvl record;
+    a timestamptz;
+    b timestamptz;
+    wants_percentile bool;
+    wants_stats bool;
+    raw_from timestamptz;
+    edge text;
+BEGIN
+    from_sql := metrics_ex._samples_sql();
+    mode := 'raw';
+    IF raw_only OR to_regclass('metrics_ex.rollup_minute') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT bool_or(metrics_ex._percentile_q(x) IS NOT NULL),
+           bool_or(lower(btrim(x)) = 'stddev')
+      INTO wants_percentile, wants_stats FROM unnest(aggregations) x;
+    IF wants_percentile THEN
+        SELECT greatest(min(p.lower_bound),
+                        now() - coalesce((SELECT retention FROM metrics_ex.metrics WHERE id = mid),
+                                         metrics_ex.default_retention()))
+          INTO raw_from FROM metrics_ex.partitions() p;
+        IF raw_from IS NOT NULL AND since >= raw_from THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    FOR lvl IN SELECT level, l.width AS lw, keep FROM metrics_ex.rollup_levels l ORDER BY l.width DESC LOOP
+        CONTINUE WHEN width IS NOT NULL AND
+                      extract(epoch FROM width)::numeric % extract(epoch FROM lvl.lw)::numeric <> 0;
+        a := date_bin(lvl.lw, since, '1970-01-01 00:00:00+00');
+        IF a < since THEN
+            a := a + lvl.lw;
+        END IF;
+        b := date_bin(lvl.lw, until, '1970-01-01 00:00:00+00');
+        CONTINUE WHEN a >= b;
+        CONTINUE WHEN lvl.keep IS NOT NULL AND a < now() - lvl.keep;
+
+        edge := format('SELECT x.series_id, x.ts AS t, 1::bigint AS c, x.value AS s, x.value AS mn, x.value AS mx,
+                               x.ts AS lts, x.value AS lv, %s AS st, %s AS sk
+                          FROM metrics_ex.samples x WHERE x.ts >= %%L AND x.ts < %%L',
+                       CASE WHEN wants_stats THEN 'metrics_ex.stats_add(NULL::metrics_ex.stats, x.value)'
+                            ELSE 'NULL::metrics_ex.stats' END,
+                       CASE WHEN wants_percentile THEN 'metrics_ex.ddsketch_add(NULL::metrics_ex.ddsketch, x.value)'
+                            ELSE 'NULL::metrics_ex.ddsketch' END);
+        from_sql := format($f$FROM (
+              SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
+                     r.last_ts AS lts, r.last_value AS lv, r.stats AS st, r.sketch AS sk
+                FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L
+              UNION ALL
+              SELECT p.series_id, date_bin(%L::interval, p.bucket, '1970-01-01 00:00:00+00'), p.count, p.sum, p.min, p.max,
+                     p.last_ts, p.last_value, p.stats, p.sketch
+                FROM metrics_ex.rollup_pending p WHERE p.bucket >= %L AND p.bucket < %L
+              UNION ALL %s
+              UNION ALL %s) u
+            JOIN (SELECT id, tags FROM metrics_ex.series
+                   WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = u.series_id
+            WHERE $2 IS NOT NULL AND $3 IS NOT NULL AND $5 IS NULL$f$,
+            'rollup_' || lvl.level, a, b, lvl.lw, a, b,
+            format(edge, since, a), format(edge, b, until));
+        mode := 'unified';
+        RETURN;
+    END LOOP;
+END
+$$;
 
 -- Split a filter object into series tags and lineage ids, values as strings.
 CREATE FUNCTION metrics_ex._split_filter(tags jsonb, OUT series_filter jsonb, OUT lineage_filter jsonb)
@@ -162,7 +265,8 @@ $$;
 -- SQL expressions of the group_by keys: labels (jsonb), the '/'-joined key
 -- and the GROUP BY list.
 CREATE FUNCTION metrics_ex._group_sql(group_by text[],
-                                      OUT labels_sql text, OUT key_sql text, OUT group_sql text)
+                                      OUT labels_sql text, OUT key_sql text, OUT group_sql text,
+                                      OUT uses_lineage bool)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -171,11 +275,13 @@ DECLARE
     exprs text[] := '{}';
     pairs text[] := '{}';
 BEGIN
+    uses_lineage := false;
     FOREACH k IN ARRAY coalesce(group_by, '{}') LOOP
         IF k IS NULL OR k !~ '^[a-zA-Z_][a-zA-Z0-9_]*$' THEN
             RAISE EXCEPTION 'invalid tag name % in group_by', coalesce(quote_literal(k), 'NULL')
                 USING ERRCODE = '22023', HINT = 'group_by lists tag names such as ''{model,dataset}''.';
         END IF;
+        uses_lineage := uses_lineage OR k IN ('work_id', 'trace_id', 'plan_id', 'step_id');
         exprs := exprs || CASE WHEN k IN ('work_id', 'trace_id', 'plan_id', 'step_id')
                                THEN format('(x.lineage ->> %L)', k)
                                ELSE format('(s.tags ->> %L)', k) END;
@@ -212,6 +318,7 @@ DECLARE
     r record;
     f record;
     g record;
+    src record;
     mid int;
     agg text;
     sql text;
@@ -219,13 +326,16 @@ BEGIN
     r := metrics_ex._time_range(span, since, until);
     f := metrics_ex._split_filter(tags);
     g := metrics_ex._group_sql(group_by);
-    agg := metrics_ex._aggregate_sql(aggregation,
-                                     format('%s::float8', extract(epoch FROM r.range_until - r.range_since)));
+    PERFORM metrics_ex._aggregate_sql(aggregation, '1');
     mid := metrics_ex._metric_id(name);
     IF mid IS NULL THEN
         RETURN;                     -- an unknown metric has no data
     END IF;
-    sql := format('SELECT %s AS labels, %s AS value %s', g.labels_sql, agg, metrics_ex._samples_sql());
+    src := metrics_ex._source(mid, r.range_since, r.range_until, NULL, ARRAY[aggregation],
+                              f.lineage_filter IS NOT NULL OR g.uses_lineage);
+    agg := metrics_ex._aggregate_sql(aggregation,
+                                     format('%s::float8', extract(epoch FROM r.range_until - r.range_since)), src.mode);
+    sql := format('SELECT %s AS labels, %s AS value %s', g.labels_sql, agg, src.from_sql);
     IF g.group_sql IS NOT NULL THEN
         sql := sql || format(' GROUP BY %s ORDER BY 1', g.group_sql);
     END IF;
@@ -264,6 +374,7 @@ DECLARE
     r record;
     f record;
     g record;
+    src record;
     mid int;
     width interval;
     agg text;
@@ -276,7 +387,7 @@ BEGIN
     f := metrics_ex._split_filter(tags);
     g := metrics_ex._group_sql(group_by);
     width := metrics_ex._bucket_width(bucket);
-    agg := metrics_ex._aggregate_sql(aggregation, format('%s::float8', extract(epoch FROM width)));
+    PERFORM metrics_ex._aggregate_sql(aggregation, '1');
     IF fill_mode NOT IN ('none', 'zero', 'null', 'previous') THEN
         RAISE EXCEPTION 'invalid fill "%"', fill USING ERRCODE = '22023',
             HINT = 'fill is none, zero, null or previous.';
@@ -291,9 +402,12 @@ BEGIN
         RETURN;
     END IF;
 
+    src := metrics_ex._source(mid, r.range_since, r.range_until, width, ARRAY[aggregation],
+                              f.lineage_filter IS NOT NULL OR g.uses_lineage);
+    agg := metrics_ex._aggregate_sql(aggregation, format('%s::float8', extract(epoch FROM width)), src.mode);
     label := CASE WHEN g.group_sql IS NULL THEN quote_literal(name) ELSE g.key_sql END;
-    data_sql := format('SELECT date_bin(%L::interval, x.ts, ''1970-01-01 00:00:00+00''::timestamptz) AS t, %s AS m, %s AS v %s GROUP BY 1%s',
-                       width, label, agg, metrics_ex._samples_sql(),
+    data_sql := format('SELECT date_bin(%L::interval, %s, ''1970-01-01 00:00:00+00''::timestamptz) AS t, %s AS m, %s AS v %s GROUP BY 1%s',
+                       width, CASE WHEN src.mode = 'raw' THEN 'x.ts' ELSE 'u.t' END, label, agg, src.from_sql,
                        CASE WHEN g.group_sql IS NULL THEN '' ELSE ', ' || g.group_sql END);
     IF fill_mode = 'none' THEN
         RETURN QUERY EXECUTE format('SELECT t, m, v FROM (%s) d ORDER BY t, m', data_sql)
@@ -335,6 +449,7 @@ DECLARE
     r record;
     f record;
     g record;
+    src record;
     mid int;
     a text;
     parts text[] := '{}';
@@ -350,15 +465,20 @@ BEGIN
     END IF;
     seconds := format('%s::float8', extract(epoch FROM r.range_until - r.range_since));
     FOREACH a IN ARRAY aggregations LOOP
-        parts := parts || format('%L, %s', lower(btrim(a)), metrics_ex._aggregate_sql(a, seconds));
+        PERFORM metrics_ex._aggregate_sql(a, seconds);
     END LOOP;
     mid := metrics_ex._metric_id(name);
     IF mid IS NULL THEN
         RETURN;
     END IF;
+    src := metrics_ex._source(mid, r.range_since, r.range_until, NULL, aggregations,
+                              f.lineage_filter IS NOT NULL OR g.uses_lineage);
+    FOREACH a IN ARRAY aggregations LOOP
+        parts := parts || format('%L, %s', lower(btrim(a)), metrics_ex._aggregate_sql(a, seconds, src.mode));
+    END LOOP;
     sql := format('SELECT %s AS key, %s AS labels, jsonb_build_object(%s) AS stats %s',
                   CASE WHEN g.group_sql IS NULL THEN '''''' ELSE g.key_sql END, g.labels_sql,
-                  array_to_string(parts, ', '), metrics_ex._samples_sql());
+                  array_to_string(parts, ', '), src.from_sql);
     IF g.group_sql IS NOT NULL THEN
         sql := sql || format(' GROUP BY %s ORDER BY 1, 2', g.group_sql);
     END IF;
@@ -393,7 +513,7 @@ AS $$
 DECLARE
     f record;
     mid int;
-    horizon interval := coalesce(nullif(current_setting('metrics_ex.retention', true), ''), '24 hours')::interval;
+    horizon interval := metrics_ex.default_retention();
 BEGIN
     f := metrics_ex._split_filter(tags);
     mid := metrics_ex._metric_id(name);

@@ -1,0 +1,244 @@
+/*
+ * pending.c
+ *		Rollup deltas of the write path (see pending.h).
+ *
+ * Per statement, a hash keyed by (series, minute) accumulates count, sum,
+ * min, max, Welford's mean and m2, the latest value, a ddsketch (gauges and
+ * histograms) and bucket counts (histograms).  At statement end each entry
+ * becomes one row of metrics_ex.rollup_pending, inserted directly like the
+ * samples are.  A bulk load of N samples over S series spanning M minutes
+ * writes about S*M such rows, far fewer than N.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "metrics_ex.h"
+#include "pending.h"
+#include "sketch_api.h"
+
+#define ROLLUP_REL_ERR 0.01
+#define PENDING_NATTS 11
+
+typedef struct PendingKey
+{
+	int64		series_id;
+	TimestampTz minute;
+} PendingKey;
+
+typedef struct PendingEntry
+{
+	PendingKey	key;
+	int64		count;
+	double		sum;
+	double		min;
+	double		max;
+	double		mean;
+	double		m2;
+	TimestampTz last_ts;
+	double		last_value;
+	DDSketch   *sketch;			/* NULL for counters */
+	int			nbounds;
+	const float8 *bounds;		/* session-lived (catalog.c) */
+	int64	   *counts;			/* per bucket, not cumulative; +Inf last */
+} PendingEntry;
+
+static MemoryContext pending_cxt = NULL;
+static HTAB *pending = NULL;
+
+static void
+pending_init(void)
+{
+	HASHCTL		ctl;
+
+	pending_cxt = AllocSetContextCreate(TopTransactionContext, "metrics_ex rollup deltas",
+										ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(PendingKey);
+	ctl.entrysize = sizeof(PendingEntry);
+	ctl.hcxt = pending_cxt;
+	pending = hash_create("metrics_ex rollup deltas", 256, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void
+pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double value)
+{
+	PendingKey	key;
+	PendingEntry *e;
+	bool		found;
+	double		delta;
+
+	if (pending == NULL)
+		pending_init();
+
+	key.series_id = series_id;
+	key.minute = ts - (((ts % USECS_PER_MINUTE) + USECS_PER_MINUTE) % USECS_PER_MINUTE);
+	e = hash_search(pending, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+		e->count = 0;
+		e->sum = e->mean = e->m2 = 0;
+		e->min = e->max = value;
+		e->last_ts = ts;
+		e->last_value = value;
+		e->sketch = metric->kind == KIND_COUNTER ? NULL : ddsketch_create(ROLLUP_REL_ERR);
+		e->nbounds = 0;
+		e->bounds = NULL;
+		e->counts = NULL;
+		if (metric->kind == KIND_HISTOGRAM)
+		{
+			e->bounds = metric->bounds;
+			e->nbounds = metric->nbounds;
+			e->counts = palloc0(sizeof(int64) * (e->nbounds + 1));
+		}
+		MemoryContextSwitchTo(old);
+	}
+
+	e->count++;
+	e->sum += value;
+	if (value < e->min)
+		e->min = value;
+	if (value > e->max)
+		e->max = value;
+	delta = value - e->mean;
+	e->mean += delta / e->count;
+	e->m2 += delta * (value - e->mean);
+	if (ts >= e->last_ts)
+	{
+		e->last_ts = ts;
+		e->last_value = value;
+	}
+	if (e->sketch != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+		e->sketch = ddsketch_add_value(e->sketch, value);
+		MemoryContextSwitchTo(old);
+	}
+	if (e->counts != NULL)
+	{
+		/* first bucket whose upper bound holds the value (le semantics) */
+		int			lo = 0,
+					hi = e->nbounds;
+
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (value <= e->bounds[mid])
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		e->counts[lo]++;
+	}
+}
+
+void
+pending_flush(void)
+{
+	HASH_SEQ_STATUS seq;
+	PendingEntry *e;
+	Relation	rel;
+	Oid			relid;
+	BulkInsertState bistate;
+	CommandId	cid;
+	MemoryContext tmp,
+				old;
+
+	if (pending == NULL)
+		return;
+	if (hash_get_num_entries(pending) == 0)
+	{
+		pending_discard();
+		return;
+	}
+
+	relid = get_relname_relid("rollup_pending", get_namespace_oid(METRICS_EX_SCHEMA, false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "metrics_ex: relation metrics_ex.rollup_pending does not exist");
+	rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != PENDING_NATTS)
+		elog(ERROR, "metrics_ex: unexpected columns in metrics_ex.rollup_pending");
+	bistate = GetBulkInsertState();
+	cid = GetCurrentCommandId(true);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "metrics_ex delta row",
+								ALLOCSET_DEFAULT_SIZES);
+
+	hash_seq_init(&seq, pending);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[PENDING_NATTS];
+		bool		nulls[PENDING_NATTS];
+		HeapTuple	tuple;
+
+		old = MemoryContextSwitchTo(tmp);
+		memset(nulls, false, sizeof(nulls));
+		values[0] = Int64GetDatum(e->key.series_id);
+		values[1] = TimestampTzGetDatum(e->key.minute);
+		values[2] = Int64GetDatum(e->count);
+		values[3] = Float8GetDatum(e->sum);
+		values[4] = Float8GetDatum(e->min);
+		values[5] = Float8GetDatum(e->max);
+		values[6] = TimestampTzGetDatum(e->last_ts);
+		values[7] = Float8GetDatum(e->last_value);
+		values[8] = stats_make(e->count, e->sum, e->min, e->max, e->mean, e->m2);
+		if (e->sketch != NULL)
+			values[9] = ddsketch_to_datum(e->sketch);
+		else
+			nulls[9] = true;
+		if (e->counts != NULL)
+		{
+			/* cumulative, as bucket_counts() makes them */
+			Datum	   *cum = palloc(sizeof(Datum) * (e->nbounds + 1));
+			int64		running = 0;
+
+			for (int i = 0; i <= e->nbounds; i++)
+			{
+				running += e->counts[i];
+				cum[i] = Int64GetDatum(running);
+			}
+			values[10] = PointerGetDatum(construct_array(cum, e->nbounds + 1, INT8OID,
+														 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		}
+		else
+			nulls[10] = true;
+
+		tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		heap_insert(rel, tuple, cid, 0, bistate);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+	}
+
+	MemoryContextDelete(tmp);
+	FreeBulkInsertState(bistate);
+	table_close(rel, NoLock);
+	pending_discard();
+}
+
+void
+pending_discard(void)
+{
+	if (pending_cxt != NULL)
+		MemoryContextDelete(pending_cxt);
+	pending_forget();
+}
+
+void
+pending_forget(void)
+{
+	pending_cxt = NULL;
+	pending = NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * sketch_api.h
+ *		Building stats and ddsketch values from C, for the write path's
+ *		rollup deltas (pending.c).  The SQL-level functions live beside
+ *		these in stats.c and ddsketch.c.
+ */
+#ifndef METRICS_EX_SKETCH_API_H
+#define METRICS_EX_SKETCH_API_H
+
+typedef struct DDSketch DDSketch;
+
+/* An empty sketch with relative error rel_err, in CurrentMemoryContext. */
+extern DDSketch *ddsketch_create(double rel_err);
+
+/* Add a finite value; may return a grown copy (the old one is then garbage). */
+extern DDSketch *ddsketch_add_value(DDSketch *s, double x);
+
+/* The canonical stored form, as a Datum of type metrics_ex.ddsketch. */
+extern Datum ddsketch_to_datum(DDSketch *s);
+
+/* A metrics_ex.stats value from Welford accumulators. */
+extern Datum stats_make(int64 count, double sum, double min, double max,
+						double mean, double m2);
+
+#endif							/* METRICS_EX_SKETCH_API_H */

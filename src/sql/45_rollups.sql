@@ -1,0 +1,168 @@
+-- metrics_ex rollups: per series and minute, hour and day, mergeable state
+-- only.  The write path leaves one delta row per (series, minute) and
+-- statement in rollup_pending; materialize() merges deltas into the three
+-- levels and into series_totals.  No raw sample is ever read again, so
+-- pruning raw data never erases rollups, and a late sample re-aggregates
+-- only its own series' buckets.
+
+CREATE TABLE metrics_ex.rollup_pending (
+    series_id   bigint NOT NULL,
+    bucket      timestamptz NOT NULL,     -- the minute
+    count       bigint NOT NULL,
+    sum         float8 NOT NULL,
+    min         float8 NOT NULL,
+    max         float8 NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    last_value  float8 NOT NULL,
+    stats       metrics_ex.stats NOT NULL,
+    sketch      metrics_ex.ddsketch,      -- NULL for counters
+    buckets     bigint[]                  -- histograms: cumulative, +Inf last
+);
+COMMENT ON TABLE metrics_ex.rollup_pending IS
+    'Rollup deltas written with the samples, merged by metrics_ex.materialize()';
+
+CREATE TABLE metrics_ex.rollup_minute (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
+CREATE TABLE metrics_ex.rollup_hour (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
+CREATE TABLE metrics_ex.rollup_day (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
+COMMENT ON TABLE metrics_ex.rollup_minute IS 'Per series and UTC minute: count, sum, min, max, last, stats, ddsketch, buckets';
+COMMENT ON TABLE metrics_ex.rollup_hour IS 'Per series and UTC hour, merged from minute deltas';
+COMMENT ON TABLE metrics_ex.rollup_day IS 'Per series and UTC day, merged from minute deltas';
+
+-- Everything ever recorded per series, never decremented by retention:
+-- counter totals and histogram buckets for Prometheus exposition.
+CREATE TABLE metrics_ex.series_totals (
+    series_id   bigint PRIMARY KEY,
+    count       bigint NOT NULL,
+    sum         float8 NOT NULL,
+    last_ts     timestamptz NOT NULL,
+    last_value  float8 NOT NULL,
+    buckets     bigint[]
+);
+COMMENT ON TABLE metrics_ex.series_totals IS 'Per series, all time: count, sum, last value, histogram buckets';
+
+-- Rollup levels and their retention (NULL: kept forever).
+CREATE TABLE metrics_ex.rollup_levels (
+    level       text PRIMARY KEY CHECK (level IN ('minute', 'hour', 'day')),
+    width       interval NOT NULL,
+    keep        interval CHECK (keep > interval '0')
+);
+INSERT INTO metrics_ex.rollup_levels VALUES
+    ('minute', '1 minute', '7 days'), ('hour', '1 hour', '90 days'), ('day', '1 day', NULL);
+
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_minute', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_hour', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_day', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_pending', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.series_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_levels', '');
+
+CREATE FUNCTION metrics_ex.set_rollup_retention(level text, keep interval) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF keep IS NOT NULL AND keep <= interval '0' THEN
+        RAISE EXCEPTION 'keep must be a positive interval or NULL (forever)' USING ERRCODE = '22023';
+    END IF;
+    UPDATE metrics_ex.rollup_levels l SET keep = set_rollup_retention.keep
+     WHERE l.level = lower(set_rollup_retention.level);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'invalid rollup level "%"', level USING ERRCODE = '22023',
+            HINT = 'The levels are minute, hour and day.';
+    END IF;
+END
+$$;
+
+-- Merge the pending deltas into minute, hour and day rollups and the totals,
+-- in one statement.  Deltas that arrive meanwhile wait for the next run.
+CREATE FUNCTION metrics_ex.materialize() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.materialize')) THEN
+        RETURN '{"skipped": "another materialize() is running"}';
+    END IF;
+    WITH moved AS (
+        DELETE FROM metrics_ex.rollup_pending RETURNING *
+    ), delta AS (
+        SELECT series_id, bucket, sum(count)::bigint AS count, sum(sum) AS sum,
+               min(min) AS min, max(max) AS max,
+               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
+               metrics_ex.bucket_counts(buckets) AS buckets
+          FROM moved GROUP BY series_id, bucket
+    ), by_hour AS (
+        SELECT series_id, date_bin('1 hour', bucket, '1970-01-01 00:00:00+00') AS bucket,
+               sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
+               metrics_ex.bucket_counts(buckets) AS buckets
+          FROM delta GROUP BY 1, 2
+    ), by_day AS (
+        SELECT series_id, date_bin('1 day', bucket, '1970-01-01 00:00:00+00') AS bucket,
+               sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
+               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
+               metrics_ex.bucket_counts(buckets) AS buckets
+          FROM by_hour GROUP BY 1, 2
+    ), by_series AS (
+        SELECT series_id, sum(count)::bigint AS count, sum(sum) AS sum,
+               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+               metrics_ex.bucket_counts(buckets) AS buckets
+          FROM by_day GROUP BY 1
+    ), m AS (
+        INSERT INTO metrics_ex.rollup_minute AS r SELECT * FROM delta
+        ON CONFLICT (series_id, bucket) DO UPDATE SET
+            count = r.count + excluded.count, sum = r.sum + excluded.sum,
+            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
+            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
+            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+        RETURNING 1
+    ), h AS (
+        INSERT INTO metrics_ex.rollup_hour AS r SELECT * FROM by_hour
+        ON CONFLICT (series_id, bucket) DO UPDATE SET
+            count = r.count + excluded.count, sum = r.sum + excluded.sum,
+            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
+            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
+            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+        RETURNING 1
+    ), d AS (
+        INSERT INTO metrics_ex.rollup_day AS r SELECT * FROM by_day
+        ON CONFLICT (series_id, bucket) DO UPDATE SET
+            count = r.count + excluded.count, sum = r.sum + excluded.sum,
+            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
+            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
+            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+        RETURNING 1
+    ), t AS (
+        INSERT INTO metrics_ex.series_totals AS r SELECT * FROM by_series
+        ON CONFLICT (series_id) DO UPDATE SET
+            count = r.count + excluded.count, sum = r.sum + excluded.sum,
+            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+        RETURNING 1
+    )
+    SELECT jsonb_build_object('deltas', (SELECT count(*) FROM moved),
+                              'minutes', (SELECT count(*) FROM m),
+                              'hours', (SELECT count(*) FROM h),
+                              'days', (SELECT count(*) FROM d),
+                              'series', (SELECT count(*) FROM t))
+      INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.materialize() IS
+    'Merge pending rollup deltas into minute/hour/day rollups and series totals';
