@@ -24,7 +24,9 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "experiments.h"
 #include "ingest.h"
+#include "notify.h"
 #include "pending.h"
 #include "storage.h"
 #include "tags.h"
@@ -112,6 +114,11 @@ record_sample(text *name, MetricKind want, float8 value, bool integral,
 	check_sample(want, value, ts);
 	metric = resolve_metric(name, want, value, integral);
 	series_id = catalog_series(&metric, series_tags);
+	if (!experiments_accept(series_id, series_tags))
+		return;
+	if (metrics_ex_notify != NOTIFY_OFF)
+		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
+					  value, series_id, series_tags, lineage, ts);
 	storage_insert(ts, series_id, value, lineage);
 	pending_add(&metric, series_id, ts, value);
 }
@@ -455,6 +462,11 @@ ingest_row(Datum *values, bool *nulls)
 			catalog_series_remember(&metric, VARDATA_ANY(tagtext),
 									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
 	}
+	if (!experiments_accept(series_id, series))
+		return;
+	if (metrics_ex_notify != NOTIFY_OFF)
+		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
+					  value, series_id, series, lineage, ts);
 	storage_insert(ts, series_id, value, lineage);
 	pending_add(&metric, series_id, ts, value);
 }

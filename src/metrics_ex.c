@@ -19,6 +19,7 @@
 #include "miscadmin.h"
 #include "scheduler.h"
 #include "metrics_ex.h"
+#include "notify.h"
 #include "storage.h"
 
 PG_MODULE_MAGIC;
@@ -96,4 +97,5 @@ _PG_init(void)
 
 	storage_install_hooks();
 	copy_install_hook();
+	notify_init();
 }
