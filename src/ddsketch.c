@@ -58,7 +58,38 @@ struct DDSketch
 #define DD_SIZE(npos, nneg) (offsetof(DDSketch, bins) + ((Size) (npos) + (nneg)) * sizeof(uint64))
 #define POS_BINS(s) ((s)->bins)
 #define NEG_BINS(s) ((s)->bins + (s)->pos_cap)
-#define DatumGetDDSketchP(d) ((DDSketch *) PG_DETOAST_DATUM(d))
+#define DatumGetDDSketchP(d) dd_detoast(d)
+
+/*
+ * Stored sketches may be packed: only nonzero buckets, as (index, count)
+ * pairs, and only the nonzero limbs of the exact sum.  A minute's sketch of
+ * values spread over six decades has hundreds of slots but few nonzero
+ * ones, and the dense form would be kilobytes per rollup row.  Every entry
+ * point unpacks (dd_detoast), so only storage sees the packed form; the
+ * text and binary forms are those of the dense sketch.
+ */
+#define DD_PACKED 1
+
+typedef struct DDPackedHead
+{
+	int32		vl_len_;
+	int32		flags;			/* DD_PACKED, where DDSketch has its pad */
+	double		rel_err;
+	double		inv_log_gamma;
+	double		q;
+	int64		count;
+	int64		zeros;
+	double		min;
+	double		max;
+	int32		limb_lo;		/* first stored limb of the exact sum */
+	int32		nlimbs;
+	int32		npos;			/* nonzero positive buckets */
+	int32		nneg;
+	/* then int64 limbs[nlimbs], then (int32 index, int64 count) pairs */
+} DDPackedHead;
+
+static DDSketch *dd_detoast(Datum d);
+static Datum dd_pack(DDSketch *s);
 
 PG_FUNCTION_INFO_V1(ddsketch_in);
 PG_FUNCTION_INFO_V1(ddsketch_out);
@@ -192,6 +223,146 @@ dd_relayout(const DDSketch *s, int32 pos_lo, int32 pos_cap, int32 neg_lo, int32 
 		if (NEG_BINS(s)[j] != 0)
 			NEG_BINS(n)[s->neg_lo + j - neg_lo] = NEG_BINS(s)[j];
 	return n;
+}
+
+/* The packed form of a compacted sketch, if smaller (see DD_PACKED). */
+static Datum
+dd_pack(DDSketch *s)
+{
+	int32		lo = XSUM_LIMBS,
+				hi = -1;
+	int32		npos = 0,
+				nneg = 0;
+	Size		size;
+	char	   *buf,
+			   *p;
+	DDPackedHead *h;
+
+	for (int i = 0; i < XSUM_LIMBS; i++)
+		if (s->sum.limb[i] != 0)
+		{
+			lo = Min(lo, i);
+			hi = i;
+		}
+	if (hi < lo)
+		lo = hi = 0;
+	for (int i = 0; i < s->pos_cap; i++)
+		npos += POS_BINS(s)[i] != 0;
+	for (int i = 0; i < s->neg_cap; i++)
+		nneg += NEG_BINS(s)[i] != 0;
+
+	size = sizeof(DDPackedHead) + sizeof(int64) * (hi - lo + 1) +
+		(sizeof(int32) + sizeof(int64)) * ((Size) npos + nneg);
+	if (size >= VARSIZE(s) || s->sum.pending != 0)
+		return PointerGetDatum(s);
+
+	buf = palloc0(size);
+	h = (DDPackedHead *) buf;
+	SET_VARSIZE(h, size);
+	h->flags = DD_PACKED;
+	h->rel_err = s->rel_err;
+	h->inv_log_gamma = s->inv_log_gamma;
+	h->q = s->q;
+	h->count = s->count;
+	h->zeros = s->zeros;
+	h->min = s->min;
+	h->max = s->max;
+	h->limb_lo = lo;
+	h->nlimbs = hi - lo + 1;
+	h->npos = npos;
+	h->nneg = nneg;
+	p = buf + sizeof(DDPackedHead);
+	memcpy(p, &s->sum.limb[lo], sizeof(int64) * h->nlimbs);
+	p += sizeof(int64) * h->nlimbs;
+	for (int neg = 0; neg < 2; neg++)
+	{
+		const uint64 *bins = neg ? NEG_BINS(s) : POS_BINS(s);
+		int32		cap = neg ? s->neg_cap : s->pos_cap;
+		int32		base = neg ? s->neg_lo : s->pos_lo;
+
+		for (int32 i = 0; i < cap; i++)
+		{
+			int32		idx = base + i;
+			int64		n = (int64) bins[i];
+
+			if (n == 0)
+				continue;
+			memcpy(p, &idx, sizeof(int32));
+			memcpy(p + sizeof(int32), &n, sizeof(int64));
+			p += sizeof(int32) + sizeof(int64);
+		}
+	}
+	return PointerGetDatum(buf);
+}
+
+/* The dense sketch of a datum, unpacking a packed one. */
+static DDSketch *
+dd_detoast(Datum d)
+{
+	DDSketch   *s = (DDSketch *) PG_DETOAST_DATUM(d);
+	DDPackedHead *h = (DDPackedHead *) s;
+	const char *p;
+	int32		lo[2] = {0, 0},
+				hi[2] = {-1, -1};
+	DDSketch   *out;
+
+	if (!(h->flags & DD_PACKED))
+		return s;
+	if (VARSIZE(h) < sizeof(DDPackedHead) || h->nlimbs < 0 || h->npos < 0 || h->nneg < 0 ||
+		h->limb_lo < 0 || h->limb_lo + h->nlimbs > XSUM_LIMBS ||
+		VARSIZE(h) != sizeof(DDPackedHead) + sizeof(int64) * h->nlimbs +
+		(sizeof(int32) + sizeof(int64)) * ((Size) h->npos + h->nneg))
+		elog(ERROR, "metrics_ex: corrupt packed ddsketch");
+
+	/* pairs run in increasing index, positive store first */
+	p = (const char *) h + sizeof(DDPackedHead) + sizeof(int64) * h->nlimbs;
+#define PAIR_INDEX(i) (memcpy(&idx, p + (Size) (i) * (sizeof(int32) + sizeof(int64)), sizeof(int32)), idx)
+	{
+		int32		idx;
+
+		if (h->npos > 0)
+		{
+			lo[0] = PAIR_INDEX(0);
+			hi[0] = PAIR_INDEX(h->npos - 1);
+		}
+		if (h->nneg > 0)
+		{
+			lo[1] = PAIR_INDEX(h->npos);
+			hi[1] = PAIR_INDEX(h->npos + h->nneg - 1);
+		}
+		if ((h->npos > 0 && hi[0] < lo[0]) || (h->nneg > 0 && hi[1] < lo[1]) ||
+			(int64) hi[0] - lo[0] > INT32_MAX / 16 || (int64) hi[1] - lo[1] > INT32_MAX / 16)
+			elog(ERROR, "metrics_ex: corrupt packed ddsketch");
+	}
+#undef PAIR_INDEX
+	out = dd_alloc(h->npos > 0 ? hi[0] - lo[0] + 1 : 0, h->nneg > 0 ? hi[1] - lo[1] + 1 : 0);
+	out->rel_err = h->rel_err;
+	out->inv_log_gamma = h->inv_log_gamma;
+	out->q = h->q;
+	out->count = h->count;
+	out->zeros = h->zeros;
+	out->min = h->min;
+	out->max = h->max;
+	out->pos_lo = h->npos > 0 ? lo[0] : 0;
+	out->neg_lo = h->nneg > 0 ? lo[1] : 0;
+	memcpy(&out->sum.limb[h->limb_lo], (const char *) h + sizeof(DDPackedHead),
+		   sizeof(int64) * h->nlimbs);
+	for (int32 i = 0; i < h->npos + h->nneg; i++)
+	{
+		int			neg = i >= h->npos;
+		int32		idx;
+		int64		n;
+
+		memcpy(&idx, p + (Size) i * (sizeof(int32) + sizeof(int64)), sizeof(int32));
+		memcpy(&n, p + (Size) i * (sizeof(int32) + sizeof(int64)) + sizeof(int32), sizeof(int64));
+		if (idx < lo[neg] || idx > hi[neg])
+			elog(ERROR, "metrics_ex: corrupt packed ddsketch");
+		if (neg)
+			NEG_BINS(out)[idx - out->neg_lo] = n;
+		else
+			POS_BINS(out)[idx - out->pos_lo] = n;
+	}
+	return out;
 }
 
 /* Trim unused slots: the canonical form stored and shipped. */
@@ -545,7 +716,7 @@ ddsketch_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	s = dd_compact(DatumGetDDSketchP(PG_GETARG_DATUM(0)));
 	s->q = get_float8_nan();	/* a stored sketch answers any quantile */
-	PG_RETURN_POINTER(s);
+	PG_RETURN_DATUM(dd_pack(s));
 }
 
 Datum
@@ -763,7 +934,7 @@ ddsketch_in(PG_FUNCTION_ARGS)
 	memcpy(NEG_BINS(s), neg, neg_n * sizeof(uint64));
 	s = dd_compact(s);
 	dd_validate(s, false);
-	PG_RETURN_POINTER(s);
+	PG_RETURN_DATUM(dd_pack(s));
 }
 
 static void
@@ -919,7 +1090,7 @@ ddsketch_recv(PG_FUNCTION_ARGS)
 			dd_invalid(true, "negative bucket count");
 	s = dd_compact(s);
 	dd_validate(s, true);
-	PG_RETURN_POINTER(s);
+	PG_RETURN_DATUM(dd_pack(s));
 }
 
 /* C API for the write path (sketch_api.h) */
@@ -939,5 +1110,5 @@ ddsketch_add_value(DDSketch *s, double x)
 Datum
 ddsketch_to_datum(DDSketch *s)
 {
-	return PointerGetDatum(dd_compact(s));
+	return dd_pack(dd_compact(s));
 }
