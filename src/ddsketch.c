@@ -1112,3 +1112,38 @@ ddsketch_to_datum(DDSketch *s)
 {
 	return dd_pack(dd_compact(s));
 }
+
+/*
+ * A sketch of n values at once.  Reserving the buckets of the extreme
+ * magnitudes first means the stores never grow value by value.
+ */
+DDSketch *
+ddsketch_build(double rel_err, const double *values, int n)
+{
+	DDSketch   *s = dd_new(rel_err);
+	double		lo[2] = {DBL_MAX, DBL_MAX},
+				hi[2] = {0, 0};
+
+	for (int i = 0; i < n; i++)
+	{
+		double		x = values[i];
+		int			neg = x < 0;
+		double		a = fabs(x);
+
+		if (x == 0)
+			continue;
+		if (a < lo[neg])
+			lo[neg] = a;
+		if (a > hi[neg])
+			hi[neg] = a;
+	}
+	for (int neg = 0; neg < 2; neg++)
+		if (hi[neg] > 0)
+		{
+			s = dd_reserve(s, neg, dd_index(s, lo[neg]));
+			s = dd_reserve(s, neg, dd_index(s, hi[neg]));
+		}
+	for (int i = 0; i < n; i++)
+		s = dd_add_value(s, values[i]);
+	return s;
+}

@@ -47,7 +47,9 @@ typedef struct PendingEntry
 	double		m2;
 	TimestampTz last_ts;
 	double		last_value;
-	DDSketch   *sketch;			/* NULL for counters */
+	double	   *values;			/* for the sketch at flush; NULL for counters */
+	int			nvalues;
+	int			capacity;
 	int			nbounds;
 	const float8 *bounds;		/* session-lived (catalog.c) */
 	int64	   *counts;			/* per bucket, not cumulative; +Inf last */
@@ -55,6 +57,23 @@ typedef struct PendingEntry
 
 static MemoryContext pending_cxt = NULL;
 static HTAB *pending = NULL;
+static int64 pending_values = 0;
+
+/* Values held for sketches before the deltas are written out early */
+#define PENDING_MAX_VALUES (8 * 1024 * 1024)
+
+/*
+ * The entry each series used last, by series id modulo its size: a bulk
+ * load in time order hits the same (series, minute) entry many times in a
+ * row, and this spares the hash lookup.
+ */
+#define RECENT_SIZE 4096
+typedef struct RecentEntry
+{
+	PendingKey	key;
+	PendingEntry *entry;
+} RecentEntry;
+static RecentEntry *recent = NULL;
 
 static void
 pending_init(void)
@@ -68,6 +87,7 @@ pending_init(void)
 	ctl.hcxt = pending_cxt;
 	pending = hash_create("metrics_ex rollup deltas", 256, &ctl,
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	recent = MemoryContextAllocZero(pending_cxt, sizeof(RecentEntry) * RECENT_SIZE);
 }
 
 void
@@ -75,6 +95,7 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 {
 	PendingKey	key;
 	PendingEntry *e;
+	RecentEntry *r;
 	bool		found;
 	double		delta;
 
@@ -83,27 +104,36 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 
 	key.series_id = series_id;
 	key.minute = ts - (((ts % USECS_PER_MINUTE) + USECS_PER_MINUTE) % USECS_PER_MINUTE);
-	e = hash_search(pending, &key, HASH_ENTER, &found);
-	if (!found)
+	r = &recent[(uint64) series_id % RECENT_SIZE];
+	if (r->entry != NULL && r->key.series_id == series_id && r->key.minute == key.minute)
+		e = r->entry;
+	else
 	{
-		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
-
-		e->count = 0;
-		e->sum = e->mean = e->m2 = 0;
-		e->min = e->max = value;
-		e->last_ts = ts;
-		e->last_value = value;
-		e->sketch = metric->kind == KIND_COUNTER ? NULL : ddsketch_create(ROLLUP_REL_ERR);
-		e->nbounds = 0;
-		e->bounds = NULL;
-		e->counts = NULL;
-		if (metric->kind == KIND_HISTOGRAM)
+		e = hash_search(pending, &key, HASH_ENTER, &found);
+		if (!found)
 		{
-			e->bounds = metric->bounds;
-			e->nbounds = metric->nbounds;
-			e->counts = palloc0(sizeof(int64) * (e->nbounds + 1));
+			MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+			e->count = 0;
+			e->sum = e->mean = e->m2 = 0;
+			e->min = e->max = value;
+			e->last_ts = ts;
+			e->last_value = value;
+			e->values = NULL;
+			e->nvalues = e->capacity = 0;
+			e->nbounds = 0;
+			e->bounds = NULL;
+			e->counts = NULL;
+			if (metric->kind == KIND_HISTOGRAM)
+			{
+				e->bounds = metric->bounds;
+				e->nbounds = metric->nbounds;
+				e->counts = palloc0(sizeof(int64) * (e->nbounds + 1));
+			}
+			MemoryContextSwitchTo(old);
 		}
-		MemoryContextSwitchTo(old);
+		r->key = key;
+		r->entry = e;
 	}
 
 	e->count++;
@@ -112,20 +142,31 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 		e->min = value;
 	if (value > e->max)
 		e->max = value;
-	delta = value - e->mean;
-	e->mean += delta / e->count;
-	e->m2 += delta * (value - e->mean);
+	if (metric->kind == KIND_COUNTER)
+	{
+		/* no values kept: Welford's running update */
+		delta = value - e->mean;
+		e->mean += delta / e->count;
+		e->m2 += delta * (value - e->mean);
+	}
 	if (ts >= e->last_ts)
 	{
 		e->last_ts = ts;
 		e->last_value = value;
 	}
-	if (e->sketch != NULL)
+	/* the sketch is built once, at flush, from the values (not counters) */
+	if (metric->kind != KIND_COUNTER)
 	{
-		MemoryContext old = MemoryContextSwitchTo(pending_cxt);
-
-		e->sketch = ddsketch_add_value(e->sketch, value);
-		MemoryContextSwitchTo(old);
+		if (e->nvalues == e->capacity)
+		{
+			e->capacity = e->capacity == 0 ? 8 : e->capacity * 2;
+			e->values = e->values == NULL ?
+				MemoryContextAlloc(pending_cxt, sizeof(double) * e->capacity) :
+				repalloc(e->values, sizeof(double) * e->capacity);
+		}
+		e->values[e->nvalues++] = value;
+		if (++pending_values >= PENDING_MAX_VALUES)
+			pending_flush();	/* bounded memory for huge loads */
 	}
 	if (e->counts != NULL)
 	{
@@ -194,9 +235,20 @@ pending_flush(void)
 		values[5] = Float8GetDatum(e->max);
 		values[6] = TimestampTzGetDatum(e->last_ts);
 		values[7] = Float8GetDatum(e->last_value);
+		if (e->values != NULL)
+		{
+			/* two passes over the kept values: mean, then squared deviations */
+			double		mean = e->sum / e->nvalues;
+			double		m2 = 0;
+
+			for (int i = 0; i < e->nvalues; i++)
+				m2 += (e->values[i] - mean) * (e->values[i] - mean);
+			e->mean = mean;
+			e->m2 = m2;
+		}
 		values[8] = stats_make(e->count, e->sum, e->min, e->max, e->mean, e->m2);
-		if (e->sketch != NULL)
-			values[9] = ddsketch_to_datum(e->sketch);
+		if (e->values != NULL)
+			values[9] = ddsketch_to_datum(ddsketch_build(ROLLUP_REL_ERR, e->values, e->nvalues));
 		else
 			nulls[9] = true;
 		if (e->counts != NULL)
@@ -241,4 +293,6 @@ pending_forget(void)
 {
 	pending_cxt = NULL;
 	pending = NULL;
+	recent = NULL;
+	pending_values = 0;
 }

@@ -15,6 +15,9 @@ extern DDSketch *ddsketch_create(double rel_err);
 /* Add a finite value; may return a grown copy (the old one is then garbage). */
 extern DDSketch *ddsketch_add_value(DDSketch *s, double x);
 
+/* A sketch of n finite values. */
+extern DDSketch *ddsketch_build(double rel_err, const double *values, int n);
+
 /* The canonical stored form, as a Datum of type metrics_ex.ddsketch. */
 extern Datum ddsketch_to_datum(DDSketch *s);
 
