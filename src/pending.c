@@ -251,6 +251,9 @@ pending_flush(void)
 			values[9] = ddsketch_to_datum(ddsketch_build(ROLLUP_REL_ERR, e->values, e->nvalues));
 		else
 			nulls[9] = true;
+		/* one value of a gauge or histogram: stats and sketch follow from sum */
+		if (e->values != NULL && e->count == 1)
+			nulls[8] = nulls[9] = true;
 		if (e->counts != NULL)
 		{
 			/* cumulative, as bucket_counts() makes them */

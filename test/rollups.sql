@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(33);
+SELECT plan(36);
 
 -- two series of a histogram three hours ago, minute by minute
 CREATE TEMP TABLE t0 AS SELECT date_bin('1 hour', now() - interval '3 hours', '1970-01-01') AS t0;
@@ -94,6 +94,21 @@ SELECT is((SELECT value FROM metrics_ex.totals WHERE key = 'samples_pruned') - (
 SELECT metrics_ex.set_retention('ru_jobs_total', '1 hour');
 SELECT ok((metrics_ex.prune() ->> 'samples_deleted')::int = 60, 'samples older than an hour deleted');
 SELECT is((SELECT count(*) FROM metrics_ex.points WHERE name = 'ru_jobs_total'), 0::bigint, 'none left');
+
+-- a single value keeps no stats or sketch; merging a second one rebuilds them
+SELECT metrics_ex.gauge('ru_single', 10, '{}', (SELECT t0 FROM t0));
+SELECT metrics_ex.materialize();
+SELECT ok((SELECT stats IS NULL AND sketch IS NULL FROM metrics_ex.rollup_minute r
+            JOIN metrics_ex.series s ON s.id = r.series_id JOIN metrics_ex.metrics m ON m.id = s.metric_id
+           WHERE m.name = 'ru_single'), 'a one-value minute stores neither stats nor sketch');
+SELECT metrics_ex.gauge('ru_single', 20, '{}', (SELECT t0 FROM t0) + interval '1 second');
+SELECT metrics_ex.materialize();
+SELECT results_eq($$SELECT r.count, metrics_ex.stddev(r.stats), metrics_ex.quantile(r.sketch, 1)
+                      FROM metrics_ex.rollup_minute r JOIN metrics_ex.series s ON s.id = r.series_id
+                      JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'ru_single'$$,
+                  $$VALUES (2::bigint, sqrt(50)::float8, 20::float8)$$, 'the merge rebuilds stats and sketch');
+SELECT is((SELECT value FROM metrics_ex.query('ru_single', 'stddev', span => '1 day')), sqrt(50)::float8,
+          'stddev from the rollup');
 
 -- jobs
 SELECT is(metrics_ex.run_job('materialize'), 'succeeded', 'run_job runs a built-in job');

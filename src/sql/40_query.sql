@@ -179,6 +179,8 @@ DECLARE
     wants_stats bool;
     raw_from timestamptz;
     edge text;
+    st_sql text;
+    sk_sql text;
 BEGIN
     from_sql := metrics_ex._samples_sql();
     mode := 'raw';
@@ -209,6 +211,9 @@ BEGIN
         CONTINUE WHEN a >= b;
         CONTINUE WHEN lvl.keep IS NOT NULL AND a < now() - lvl.keep;
 
+        st_sql := CASE WHEN wants_stats THEN 'metrics_ex._stats_of(r.stats, r.sum)' ELSE 'NULL::metrics_ex.stats' END;
+        sk_sql := CASE WHEN wants_percentile THEN 'metrics_ex._sketch_of(r.stats, r.sketch, r.sum)'
+                       ELSE 'NULL::metrics_ex.ddsketch' END;
         edge := format('SELECT x.series_id, x.ts AS t, 1::bigint AS c, x.value AS s, x.value AS mn, x.value AS mx,
                                x.ts AS lts, x.value AS lv, %s AS st, %s AS sk
                           FROM metrics_ex.samples x WHERE x.ts >= %%L AND x.ts < %%L',
@@ -218,18 +223,18 @@ BEGIN
                             ELSE 'NULL::metrics_ex.ddsketch' END);
         from_sql := format($f$FROM (
               SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
-                     r.last_ts AS lts, r.last_value AS lv, r.stats AS st, r.sketch AS sk
+                     r.last_ts AS lts, r.last_value AS lv, %s AS st, %s AS sk
                 FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L
               UNION ALL
-              SELECT p.series_id, date_bin(%L::interval, p.bucket, '1970-01-01 00:00:00+00'), p.count, p.sum, p.min, p.max,
-                     p.last_ts, p.last_value, p.stats, p.sketch
-                FROM metrics_ex.rollup_pending p WHERE p.bucket >= %L AND p.bucket < %L
+              SELECT r.series_id, date_bin(%L::interval, r.bucket, '1970-01-01 00:00:00+00'), r.count, r.sum, r.min, r.max,
+                     r.last_ts, r.last_value, %s, %s
+                FROM metrics_ex.rollup_pending r WHERE r.bucket >= %L AND r.bucket < %L
               UNION ALL %s
               UNION ALL %s) u
             JOIN (SELECT id, tags FROM metrics_ex.series
                    WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = u.series_id
             WHERE $2 IS NOT NULL AND $3 IS NOT NULL AND $5 IS NULL$f$,
-            'rollup_' || lvl.level, a, b, lvl.lw, a, b,
+            st_sql, sk_sql, 'rollup_' || lvl.level, a, b, lvl.lw, st_sql, sk_sql, a, b,
             format(edge, since, a), format(edge, b, until));
         mode := 'unified';
         RETURN;

@@ -14,8 +14,8 @@ CREATE TABLE metrics_ex.rollup_pending (
     max         float8 NOT NULL,
     last_ts     timestamptz NOT NULL,
     last_value  float8 NOT NULL,
-    stats       metrics_ex.stats NOT NULL,
-    sketch      metrics_ex.ddsketch,      -- NULL for counters
+    stats       metrics_ex.stats,         -- NULL: one gauge/histogram value, = sum
+    sketch      metrics_ex.ddsketch,      -- NULL for counters, and with stats
     buckets     bigint[]                  -- histograms: cumulative, +Inf last
 );
 COMMENT ON TABLE metrics_ex.rollup_pending IS
@@ -73,6 +73,49 @@ BEGIN
 END
 $$;
 
+-- A row holding a single gauge or histogram value keeps neither stats nor
+-- sketch (both follow from its sum); these give them back.  Counters have
+-- stats and no sketch.
+CREATE FUNCTION metrics_ex._stats_of(stats metrics_ex.stats, sum float8) RETURNS metrics_ex.stats
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce(stats, metrics_ex.stats_add(NULL::metrics_ex.stats, sum));
+
+CREATE FUNCTION metrics_ex._sketch_of(stats metrics_ex.stats, sketch metrics_ex.ddsketch, sum float8)
+RETURNS metrics_ex.ddsketch
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN stats IS NULL
+            THEN metrics_ex.ddsketch_final(metrics_ex.ddsketch_add(NULL::metrics_ex.ddsketch, sum))
+            ELSE sketch END;
+
+-- The SQL of one level's merge: states of rows "src" grouped by bucket.
+CREATE FUNCTION metrics_ex._merge_select_sql(src text, bucket_sql text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN format($f$SELECT series_id, %s AS bucket, sum(count)::bigint AS count, sum(sum) AS sum,
+       min(min) AS min, max(max) AS max, max(last_ts) AS last_ts,
+       (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+       CASE WHEN sum(count) = 1 AND bool_and(stats IS NULL) THEN NULL
+            ELSE metrics_ex.stats_agg(metrics_ex._stats_of(stats, sum)) END AS stats,
+       CASE WHEN sum(count) = 1 AND bool_and(stats IS NULL) THEN NULL
+            ELSE metrics_ex.ddsketch(metrics_ex._sketch_of(stats, sketch, sum)) END AS sketch,
+       metrics_ex.bucket_counts(buckets) AS buckets
+  FROM %s GROUP BY 1, 2$f$, bucket_sql, src);
+
+CREATE FUNCTION metrics_ex._merge_upsert_sql(target text, src text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN format($f$INSERT INTO metrics_ex.%I AS r SELECT * FROM %s
+    ON CONFLICT (series_id, bucket) DO UPDATE SET
+        count = r.count + excluded.count, sum = r.sum + excluded.sum,
+        min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+        last_ts = greatest(r.last_ts, excluded.last_ts),
+        last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+        stats = metrics_ex.stats_combine(metrics_ex._stats_of(r.stats, r.sum),
+                                         metrics_ex._stats_of(excluded.stats, excluded.sum)),
+        sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(
+                     metrics_ex._sketch_of(r.stats, r.sketch, r.sum),
+                     metrics_ex._sketch_of(excluded.stats, excluded.sketch, excluded.sum))),
+        buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+    RETURNING 1$f$, target, src);
+
 -- Merge the pending deltas into minute, hour and day rollups and the totals,
 -- in one statement.  Deltas that arrive meanwhile wait for the next run.
 CREATE FUNCTION metrics_ex.materialize() RETURNS jsonb
@@ -85,72 +128,25 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.materialize')) THEN
         RETURN '{"skipped": "another materialize() is running"}';
     END IF;
+    EXECUTE format($q$
     WITH moved AS (
         DELETE FROM metrics_ex.rollup_pending RETURNING *
-    ), delta AS (
-        SELECT series_id, bucket, sum(count)::bigint AS count, sum(sum) AS sum,
-               min(min) AS min, max(max) AS max,
-               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
-               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
-               metrics_ex.bucket_counts(buckets) AS buckets
-          FROM moved GROUP BY series_id, bucket
-    ), by_hour AS (
-        SELECT series_id, date_bin('1 hour', bucket, '1970-01-01 00:00:00+00') AS bucket,
-               sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
-               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
-               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
-               metrics_ex.bucket_counts(buckets) AS buckets
-          FROM delta GROUP BY 1, 2
-    ), by_day AS (
-        SELECT series_id, date_bin('1 day', bucket, '1970-01-01 00:00:00+00') AS bucket,
-               sum(count)::bigint AS count, sum(sum) AS sum, min(min) AS min, max(max) AS max,
-               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
-               metrics_ex.stats_agg(stats) AS stats, metrics_ex.ddsketch(sketch) AS sketch,
-               metrics_ex.bucket_counts(buckets) AS buckets
-          FROM by_hour GROUP BY 1, 2
+    ), delta AS (%s
+    ), by_hour AS (%s
+    ), by_day AS (%s
     ), by_series AS (
         SELECT series_id, sum(count)::bigint AS count, sum(sum) AS sum,
                max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
                metrics_ex.bucket_counts(buckets) AS buckets
           FROM by_day GROUP BY 1
-    ), m AS (
-        INSERT INTO metrics_ex.rollup_minute AS r SELECT * FROM delta
-        ON CONFLICT (series_id, bucket) DO UPDATE SET
-            count = r.count + excluded.count, sum = r.sum + excluded.sum,
-            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
-            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
-            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
-            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
-            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
-        RETURNING 1
-    ), h AS (
-        INSERT INTO metrics_ex.rollup_hour AS r SELECT * FROM by_hour
-        ON CONFLICT (series_id, bucket) DO UPDATE SET
-            count = r.count + excluded.count, sum = r.sum + excluded.sum,
-            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
-            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
-            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
-            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
-            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
-        RETURNING 1
-    ), d AS (
-        INSERT INTO metrics_ex.rollup_day AS r SELECT * FROM by_day
-        ON CONFLICT (series_id, bucket) DO UPDATE SET
-            count = r.count + excluded.count, sum = r.sum + excluded.sum,
-            min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
-            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
-            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
-            stats = metrics_ex.stats_combine(r.stats, excluded.stats),
-            sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(r.sketch, excluded.sketch)),
-            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
-        RETURNING 1
+    ), m AS (%s
+    ), h AS (%s
+    ), d AS (%s
     ), t AS (
         INSERT INTO metrics_ex.series_totals AS r SELECT * FROM by_series
         ON CONFLICT (series_id) DO UPDATE SET
             count = r.count + excluded.count, sum = r.sum + excluded.sum,
-            last_ts = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_ts ELSE r.last_ts END,
+            last_ts = greatest(r.last_ts, excluded.last_ts),
             last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
             buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
         RETURNING 1
@@ -159,8 +155,14 @@ BEGIN
                               'minutes', (SELECT count(*) FROM m),
                               'hours', (SELECT count(*) FROM h),
                               'days', (SELECT count(*) FROM d),
-                              'series', (SELECT count(*) FROM t))
-      INTO result;
+                              'series', (SELECT count(*) FROM t))$q$,
+        metrics_ex._merge_select_sql('moved', 'bucket'),
+        metrics_ex._merge_select_sql('delta', $b$date_bin('1 hour', bucket, '1970-01-01 00:00:00+00')$b$),
+        metrics_ex._merge_select_sql('by_hour', $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$),
+        metrics_ex._merge_upsert_sql('rollup_minute', 'delta'),
+        metrics_ex._merge_upsert_sql('rollup_hour', 'by_hour'),
+        metrics_ex._merge_upsert_sql('rollup_day', 'by_day'))
+    INTO result;
     RETURN result;
 END
 $$;
