@@ -29,16 +29,19 @@ COMMENT ON TABLE metrics_ex.series IS 'One row per metric and canonical tag set'
 
 -- The samples.  Range-partitioned on ts by UTC day so that retention drops
 -- whole partitions and a time range reads only its days.  48 bytes of tuple
--- per sample (lineage is NULL for most rows and then costs nothing) and no
--- index: a btree on (series_id, ts) would add about 30 bytes to every
--- sample, and even a BRIN index costs a tenth of the bulk-load rate; rollups
--- (not raw scans) serve long ranges.
+-- per sample (lineage is NULL for most rows and then costs nothing).  No
+-- btree: one on (series_id, ts) would add about 30 bytes to every sample.
+-- A small BRIN index on ts lets a query read the last minutes of a day
+-- without the rest of it (the raw edges of a rollup-served range); samples
+-- arrive roughly in time order, which is what BRIN needs.
 CREATE TABLE metrics_ex.samples (
     ts          timestamptz NOT NULL,
     series_id   bigint NOT NULL,
     value       float8 NOT NULL,
     lineage     jsonb                     -- work_id, trace_id, plan_id, step_id
 ) PARTITION BY RANGE (ts);
+CREATE INDEX samples_ts_brin ON metrics_ex.samples USING brin (ts)
+    WITH (pages_per_range = 32, autosummarize = on);
 COMMENT ON TABLE metrics_ex.samples IS 'Raw samples, partitioned by UTC day; write through metrics_ex.ingest or the record functions';
 
 -- Running totals kept across retention (samples pruned so far, ...).
