@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(20);
+SELECT plan(22);
 
 -- series limit: GUC default and per-metric override
 SET LOCAL metrics_ex.max_series_per_metric = 3;
@@ -69,6 +69,21 @@ SET LOCAL ROLE mx_reader;
 SELECT is((SELECT sum(value) FROM metrics_ex.points WHERE name = 'priv_total'), 3::float8, 'reader reads');
 SELECT throws_ok($$SELECT metrics_ex.increment('priv_total')$$, '42501', NULL, 'reader cannot write');
 RESET ROLE;
+
+-- the BRIN index stays right through bulk loads into summarized ranges
+COPY (SELECT 'brin_check', i, '{}', '2017-05-05 00:00:00+00'::timestamptz + i * interval '1 second'
+        FROM generate_series(1, 20000) i) TO '/tmp/metrics_ex_brin_a.txt';
+COPY (SELECT 'brin_check', i, '{}', '2017-05-05 12:00:00+00'::timestamptz + i * interval '1 second'
+        FROM generate_series(1, 300) i) TO '/tmp/metrics_ex_brin_b.txt';
+COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_brin_a.txt';
+SELECT brin_summarize_new_values('metrics_ex.samples_p20170505_ts_idx');
+COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_brin_b.txt';
+SET LOCAL enable_seqscan = off;
+SELECT is((SELECT count(*) FROM metrics_ex.samples_p20170505 WHERE ts >= '2017-05-05 12:00:00+00'),
+          300::bigint, 'rows loaded into a summarized range are found through the index');
+SELECT is((SELECT count(*) FROM metrics_ex.samples_p20170505 WHERE ts < '2017-05-05 01:00:00+00'),
+          3599::bigint, 'and the earlier rows too');
+RESET enable_seqscan;
 
 -- a read-only transaction records nothing
 SET TRANSACTION READ ONLY;

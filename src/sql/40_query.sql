@@ -191,11 +191,10 @@ BEGIN
            bool_or(lower(btrim(x)) = 'stddev')
       INTO wants_percentile, wants_stats FROM unnest(aggregations) x;
     IF wants_percentile THEN
-        SELECT greatest(min(p.lower_bound),
-                        now() - coalesce((SELECT retention FROM metrics_ex.metrics WHERE id = mid),
-                                         metrics_ex.default_retention()))
-          INTO raw_from FROM metrics_ex.partitions() p;
-        IF raw_from IS NOT NULL AND since >= raw_from THEN
+        -- what retention has left of the raw samples
+        raw_from := now() - coalesce((SELECT retention FROM metrics_ex.metrics WHERE id = mid),
+                                     metrics_ex.default_retention());
+        IF since >= raw_from THEN
             RETURN;
         END IF;
     END IF;
