@@ -60,7 +60,7 @@ static HTAB *pending = NULL;
 static int64 pending_values = 0;
 
 /* Values held for sketches before the deltas are written out early */
-#define PENDING_MAX_VALUES (8 * 1024 * 1024)
+#define PENDING_MAX_VALUES (1024 * 1024)
 
 /*
  * The entry each series used last, by series id modulo its size: a bulk
@@ -165,8 +165,7 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 				repalloc(e->values, sizeof(double) * e->capacity);
 		}
 		e->values[e->nvalues++] = value;
-		if (++pending_values >= PENDING_MAX_VALUES)
-			pending_flush();	/* bounded memory for huge loads */
+		pending_values++;
 	}
 	if (e->counts != NULL)
 	{
@@ -185,6 +184,10 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 		}
 		e->counts[lo]++;
 	}
+
+	/* bounded memory for huge loads: write what we have (e is gone after) */
+	if (pending_values >= PENDING_MAX_VALUES)
+		pending_flush();
 }
 
 void

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(36);
+SELECT plan(37);
 
 -- two series of a histogram three hours ago, minute by minute
 CREATE TEMP TABLE t0 AS SELECT date_bin('1 hour', now() - interval '3 hours', '1970-01-01') AS t0;
@@ -109,6 +109,15 @@ SELECT results_eq($$SELECT r.count, metrics_ex.stddev(r.stats), metrics_ex.quant
                   $$VALUES (2::bigint, sqrt(50)::float8, 20::float8)$$, 'the merge rebuilds stats and sketch');
 SELECT is((SELECT value FROM metrics_ex.query('ru_single', 'stddev', span => '1 day')), sqrt(50)::float8,
           'stddev from the rollup');
+
+-- a load bigger than the deltas' memory bound writes them out part way
+COPY (SELECT 'ru_big', (i % 1000)::float8 / 10, '{"h": "' || i % 7 || '"}',
+             (SELECT t0 FROM t0) + (i % 3600) * interval '1 second'
+        FROM generate_series(1, 1100000) i) TO '/tmp/metrics_ex_rollups_big.txt';
+COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_rollups_big.txt';
+SELECT is((SELECT sum(r.count) FROM metrics_ex.rollup_pending r JOIN metrics_ex.series s ON s.id = r.series_id
+            JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'ru_big'), 1100000::numeric,
+          'every sample of a 1.1M-row COPY has its delta');
 
 -- jobs
 SELECT is(metrics_ex.run_job('materialize'), 'succeeded', 'run_job runs a built-in job');
