@@ -18,6 +18,12 @@ CREATE TABLE metrics_ex.rollup_pending (
     sketch      metrics_ex.ddsketch,      -- NULL for counters, and with stats
     buckets     bigint[]                  -- histograms: cumulative, +Inf last
 );
+-- Every delta is deleted within a minute of its insert: vacuum the table
+-- often, so that scans of it (materialize, queries) stay small.
+ALTER TABLE metrics_ex.rollup_pending SET (autovacuum_vacuum_scale_factor = 0,
+                                          autovacuum_vacuum_threshold = 10000,
+                                          autovacuum_vacuum_insert_scale_factor = 0,
+                                          autovacuum_vacuum_insert_threshold = 100000);
 COMMENT ON TABLE metrics_ex.rollup_pending IS
     'Rollup deltas written with the samples, merged by metrics_ex.materialize()';
 
