@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-contrib
+packages=(make gcc python3 postgresql-15 postgresql-server-dev-15 postgresql-contrib
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
           prometheus postgresql-15-tdigest)
 missing=()
