@@ -214,8 +214,12 @@ pending_flush(void)
 	if (!OidIsValid(relid))
 		elog(ERROR, "metrics_ex: relation metrics_ex.rollup_pending does not exist");
 	rel = table_open(relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != PENDING_NATTS)
-		elog(ERROR, "metrics_ex: unexpected columns in metrics_ex.rollup_pending");
+	/* rows go in without index or trigger maintenance: keep it that way */
+	if (RelationGetDescr(rel)->natts != PENDING_NATTS || rel->rd_rel->relhasindex ||
+		rel->trigdesc != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("metrics_ex.rollup_pending must have its own columns and no index or trigger")));
 	bistate = GetBulkInsertState();
 	cid = GetCurrentCommandId(true);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "metrics_ex delta row",

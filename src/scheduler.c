@@ -41,6 +41,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -184,8 +185,14 @@ scheduler_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 
 	/* a connected scheduler would make DROP DATABASE fail */
-	if (IsA(parsetree, DropdbStmt))
-		stop_scheduler(get_database_oid(((DropdbStmt *) parsetree)->dbname, true));
+	if (IsA(parsetree, DropdbStmt) && !IsTransactionBlock())
+	{
+		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+
+		/* only someone DROP DATABASE will let through may stop it */
+		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+			stop_scheduler(dboid);
+	}
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -505,6 +512,8 @@ metrics_ex_scheduler_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, BOOTSTRAP_SUPERUSERID, 0);
 	pgstat_report_appname("metrics_ex scheduler");
+	/* we run as superuser: no object of a user's schema may stand in for ours */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	for (;;)
 	{
@@ -609,14 +618,22 @@ metrics_ex_workers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	static const char *const names[] = {"free", "starting", "running", "no extension", "stopped"};
+	SchedulerSlot *copy;
+	int			nslots;
 
 	SetSingleFuncCall(fcinfo, 0);
 	if (shared == NULL)
 		return (Datum) 0;
+	/* copy under the spinlock, build rows after: no allocation while held */
+	copy = palloc(sizeof(SchedulerSlot) * shared->nslots);
 	SpinLockAcquire(&shared->mutex);
-	for (int i = 0; i < shared->nslots; i++)
+	nslots = shared->nslots;
+	memcpy(copy, shared->slots, sizeof(SchedulerSlot) * nslots);
+	SpinLockRelease(&shared->mutex);
+
+	for (int i = 0; i < nslots; i++)
 	{
-		SchedulerSlot *s = &shared->slots[i];
+		SchedulerSlot *s = &copy[i];
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
@@ -628,6 +645,5 @@ metrics_ex_workers(PG_FUNCTION_ARGS)
 		nulls[2] = s->pid == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	SpinLockRelease(&shared->mutex);
 	return (Datum) 0;
 }

@@ -83,6 +83,8 @@ typedef struct WriteState
 
 static WriteState *ws = NULL;
 static bool busy = false;		/* inside storage_insert: do not close */
+static bool closing = false;	/* inside close_state: index expressions may
+								 * run queries whose end calls us again */
 static bool hooks_installed = false;
 static bool bulk_mode = false;	/* storage_begin_bulk() .. storage_end_bulk() */
 
@@ -217,12 +219,31 @@ flush_partition(OpenPartition *p, EState *estate)
  * (flush) or discarded and every resource is given back; without, the
  * transaction is aborting and its resource owner gives them back.
  */
+static void close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save);
+
 static void
 close_state(bool release, bool flush)
 {
 	WriteState *s = ws;
 	ResourceOwner save = CurrentResourceOwner;
 
+	if (closing)
+		return;
+	closing = true;
+	PG_TRY();
+	{
+		close_state_guts(s, release, flush, save);
+	}
+	PG_FINALLY();
+	{
+		closing = false;
+	}
+	PG_END_TRY();
+}
+
+static void
+close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save)
+{
 	/* rollup deltas share the statement's fate */
 	if (release && flush)
 		pending_flush();
@@ -509,6 +530,12 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	p->rel = table_open(relid, RowExclusiveLock);
+	if (p->rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("partition \"%s\" of metrics_ex.samples is not a plain table",
+						RelationGetRelationName(p->rel)),
+				 errhint("metrics_ex writes samples into plain table partitions only; detach the partitioned or foreign one.")));
 	p->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(p->rri, p->rel, 1, NULL, 0);
 	ExecOpenIndices(p->rri, false);
