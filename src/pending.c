@@ -30,10 +30,17 @@
 #define ROLLUP_REL_ERR 0.01
 #define PENDING_NATTS 11
 
+/*
+ * Entries remember the subtransaction that stored their samples: a delta is
+ * written only at the end of a statement of that level (or an outer one,
+ * after the level committed into it), and dropped with that level's abort,
+ * so deltas and samples always share their fate.
+ */
 typedef struct PendingKey
 {
 	int64		series_id;
 	TimestampTz minute;
+	SubTransactionId subid;
 } PendingKey;
 
 typedef struct PendingEntry
@@ -102,10 +109,13 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 	if (pending == NULL)
 		pending_init();
 
+	memset(&key, 0, sizeof(key));
 	key.series_id = series_id;
 	key.minute = ts - (((ts % USECS_PER_MINUTE) + USECS_PER_MINUTE) % USECS_PER_MINUTE);
+	key.subid = GetCurrentSubTransactionId();
 	r = &recent[(uint64) series_id % RECENT_SIZE];
-	if (r->entry != NULL && r->key.series_id == series_id && r->key.minute == key.minute)
+	if (r->entry != NULL && r->key.series_id == series_id && r->key.minute == key.minute &&
+		r->key.subid == key.subid)
 		e = r->entry;
 	else
 	{
@@ -201,6 +211,8 @@ pending_flush(void)
 	CommandId	cid;
 	MemoryContext tmp,
 				old;
+	SubTransactionId current;
+	bool		kept = false;
 
 	if (pending == NULL)
 		return;
@@ -209,6 +221,7 @@ pending_flush(void)
 		pending_discard();
 		return;
 	}
+	current = GetCurrentSubTransactionId();
 
 	relid = get_relname_relid("rollup_pending", get_namespace_oid(METRICS_EX_SCHEMA, false));
 	if (!OidIsValid(relid))
@@ -231,6 +244,13 @@ pending_flush(void)
 		Datum		values[PENDING_NATTS];
 		bool		nulls[PENDING_NATTS];
 		HeapTuple	tuple;
+
+		/* an outer level's samples: their deltas wait for that level */
+		if (e->key.subid < current)
+		{
+			kept = true;
+			continue;
+		}
 
 		old = MemoryContextSwitchTo(tmp);
 		memset(nulls, false, sizeof(nulls));
@@ -282,12 +302,35 @@ pending_flush(void)
 		heap_insert(rel, tuple, cid, 0, bistate);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
+		pending_values -= e->nvalues;
+		(void) hash_search(pending, &e->key, HASH_REMOVE, NULL);
 	}
 
 	MemoryContextDelete(tmp);
 	FreeBulkInsertState(bistate);
 	table_close(rel, NoLock);
-	pending_discard();
+	if (kept)
+		memset(recent, 0, sizeof(RecentEntry) * RECENT_SIZE);
+	else
+		pending_discard();
+}
+
+void
+pending_discard_sub(SubTransactionId subid)
+{
+	HASH_SEQ_STATUS seq;
+	PendingEntry *e;
+
+	if (pending == NULL)
+		return;
+	hash_seq_init(&seq, pending);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->key.subid >= subid)
+		{
+			pending_values -= e->nvalues;
+			(void) hash_search(pending, &e->key, HASH_REMOVE, NULL);
+		}
+	memset(recent, 0, sizeof(RecentEntry) * RECENT_SIZE);
 }
 
 void

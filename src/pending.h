@@ -10,6 +10,7 @@
 #ifndef METRICS_EX_PENDING_H
 #define METRICS_EX_PENDING_H
 
+#include "c.h"
 #include "datatype/timestamp.h"
 
 #include "catalog.h"
@@ -18,11 +19,18 @@
 extern void pending_add(const MetricInfo *metric, int64 series_id,
 						TimestampTz ts, double value);
 
-/* Write the statement's deltas (statement end, before commit). */
 extern void pending_flush(void);
 
-/* Drop them: the statement or subtransaction failed. */
+/*
+ * Write the deltas of the current subtransaction level and deeper (statement
+ * end, before commit); deltas of outer levels wait for theirs.
+ */
+
+/* Drop all of them. */
 extern void pending_discard(void);
+
+/* Drop those of subtransaction subid and deeper: it aborted. */
+extern void pending_discard_sub(SubTransactionId subid);
 
 /* The transaction aborted: its memory is gone already. */
 extern void pending_forget(void);

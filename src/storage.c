@@ -64,6 +64,7 @@ typedef struct OpenPartition
 	TupleTableSlot **buffered;	/* bulk mode: rows waiting for multi-insert */
 	int			nbuffered;
 	bool		brin_ts_only;	/* the one index is a BRIN minmax on ts */
+	SubTransactionId subid;		/* opened in this subtransaction */
 	AttrNumber	att_ts,
 				att_series,
 				att_value,
@@ -79,6 +80,7 @@ typedef struct WriteState
 	int			maxparts;
 	OpenPartition *parts;
 	int			last;			/* index of the last partition used */
+	SubTransactionId subid;		/* opened in this subtransaction */
 } WriteState;
 
 static WriteState *ws = NULL;
@@ -87,6 +89,7 @@ static bool closing = false;	/* inside close_state: index expressions may
 								 * run queries whose end calls us again */
 static bool hooks_installed = false;
 static bool bulk_mode = false;	/* storage_begin_bulk() .. storage_end_bulk() */
+static SubTransactionId bulk_subid; /* rows of this level only are buffered */
 
 /* Rows per multi-insert, as COPY does */
 #define BULK_BATCH 1000
@@ -220,6 +223,7 @@ flush_partition(OpenPartition *p, EState *estate)
  * transaction is aborting and its resource owner gives them back.
  */
 static void close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save);
+static void release_partition(OpenPartition *p);
 
 static void
 close_state(bool release, bool flush)
@@ -260,19 +264,9 @@ close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save)
 	ws = NULL;
 	if (release)
 	{
-		CurrentResourceOwner = TopTransactionResourceOwner;
 		for (int i = 0; i < s->nparts; i++)
-		{
-			OpenPartition *p = &s->parts[i];
-
-			if (p->buffered != NULL)
-				for (int j = 0; j < BULK_BATCH && p->buffered[j] != NULL; j++)
-					ExecDropSingleTupleTableSlot(p->buffered[j]);
-			FreeBulkInsertState(p->bistate);
-			ExecCloseIndices(p->rri);
-			ExecDropSingleTupleTableSlot(p->slot);
-			table_close(p->rel, NoLock);
-		}
+			release_partition(&s->parts[i]);
+		CurrentResourceOwner = TopTransactionResourceOwner;
 		table_close(s->parent, NoLock);
 		FreeExecutorState(s->estate);
 		CurrentResourceOwner = save;
@@ -284,6 +278,14 @@ void
 storage_begin_bulk(void)
 {
 	bulk_mode = true;
+	bulk_subid = GetCurrentSubTransactionId();
+}
+
+/* Buffered rows belong to bulk_subid: only its statements may write them. */
+static bool
+may_close_here(void)
+{
+	return !busy && !(bulk_mode && GetCurrentSubTransactionId() != bulk_subid);
 }
 
 void
@@ -291,6 +293,57 @@ storage_end_bulk(void)
 {
 	close_state(true, true);
 	bulk_mode = false;
+}
+
+/* Close one partition's resources, discarding any buffered rows. */
+static void
+release_partition(OpenPartition *p)
+{
+	ResourceOwner save = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	if (p->buffered != NULL)
+		for (int j = 0; j < BULK_BATCH && p->buffered[j] != NULL; j++)
+			ExecDropSingleTupleTableSlot(p->buffered[j]);
+	FreeBulkInsertState(p->bistate);
+	ExecCloseIndices(p->rri);
+	ExecDropSingleTupleTableSlot(p->slot);
+	table_close(p->rel, NoLock);
+	CurrentResourceOwner = save;
+}
+
+/* The whole write state belongs to an aborted subtransaction. */
+static void
+drop_state(void)
+{
+	WriteState *s = ws;
+	ResourceOwner save = CurrentResourceOwner;
+
+	ws = NULL;
+	for (int i = 0; i < s->nparts; i++)
+		release_partition(&s->parts[i]);
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	table_close(s->parent, NoLock);
+	FreeExecutorState(s->estate);
+	CurrentResourceOwner = save;
+	MemoryContextDelete(s->cxt);
+}
+
+/* Partitions opened in subtransaction subid or deeper, which aborted. */
+static void
+drop_partitions_from(SubTransactionId subid)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < ws->nparts; i++)
+	{
+		if (ws->parts[i].subid >= subid)
+			release_partition(&ws->parts[i]);
+		else
+			ws->parts[kept++] = ws->parts[i];
+	}
+	ws->nparts = kept;
+	ws->last = -1;
 }
 
 static void
@@ -320,12 +373,22 @@ static void
 storage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
-	/* buffered rows belong to the aborted subtransaction: discard them */
+	/*
+	 * Forget what the aborted level (and deeper) did; keep the outer levels'
+	 * deltas, buffered rows and open partitions.  A partition opened in the
+	 * aborted level may have been created there and be gone now; rows are
+	 * buffered only at bulk_subid, so such a partition holds none.
+	 */
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		busy = false;
-		bulk_mode = false;
-		close_state(true, false);
+		pending_discard_sub(mySubid);
+		if (bulk_mode && bulk_subid >= mySubid)
+			bulk_mode = false;
+		if (ws != NULL && ws->subid >= mySubid)
+			drop_state();
+		else if (ws != NULL)
+			drop_partitions_from(mySubid);
 	}
 }
 
@@ -336,7 +399,7 @@ storage_ExecutorEnd(QueryDesc *queryDesc)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
-	if (!busy)
+	if (may_close_here())
 		close_state(true, true);
 }
 
@@ -352,7 +415,7 @@ storage_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-	if (!busy)
+	if (may_close_here())
 		close_state(true, true);
 }
 
@@ -387,6 +450,7 @@ open_state(void)
 	s->maxparts = 4;
 	s->parts = palloc(sizeof(OpenPartition) * s->maxparts);
 	s->last = -1;
+	s->subid = GetCurrentSubTransactionId();
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	s->parent = table_open(catalog_samples_relid(), RowExclusiveLock);
 	CurrentResourceOwner = save;
@@ -544,6 +608,7 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	p->bistate = GetBulkInsertState();
 	p->buffered = NULL;
 	p->nbuffered = 0;
+	p->subid = GetCurrentSubTransactionId();
 	CurrentResourceOwner = save;
 
 	desc = RelationGetDescr(p->rel);
@@ -593,6 +658,11 @@ partition_for(TimestampTz ts)
 	relid = route(ws->parent, ts, &lower, &upper, &is_default);
 	if (!OidIsValid(relid))
 	{
+		/* an outer level's buffered rows cannot be written from here */
+		if (bulk_mode && GetCurrentSubTransactionId() != bulk_subid)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot create a partition of metrics_ex.samples inside a subtransaction of a COPY")));
 		/* CREATE TABLE ... PARTITION OF refuses while we hold samples open */
 		close_state(true, true);
 		create_day_partitions(ts);
@@ -611,11 +681,13 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 	OpenPartition *p;
 	TupleTableSlot *slot;
 	ResourceOwner save;
+	bool		buffer;
 
 	busy = true;
 	p = partition_for(ts);
+	buffer = bulk_mode && GetCurrentSubTransactionId() == bulk_subid;
 
-	if (bulk_mode)
+	if (buffer)
 	{
 		if (p->buffered == NULL)
 			p->buffered = MemoryContextAllocZero(ws->cxt, sizeof(TupleTableSlot *) * BULK_BATCH);
@@ -649,7 +721,7 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 	}
 	ExecStoreVirtualTuple(slot);
 
-	if (bulk_mode)
+	if (buffer)
 	{
 		/* the row must outlive the caller's per-row memory */
 		ExecMaterializeSlot(slot);

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(37);
+SELECT plan(38);
 
 -- two series of a histogram three hours ago, minute by minute
 CREATE TEMP TABLE t0 AS SELECT date_bin('1 hour', now() - interval '3 hours', '1970-01-01') AS t0;
@@ -118,6 +118,23 @@ COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_rollups_big
 SELECT is((SELECT sum(r.count) FROM metrics_ex.rollup_pending r JOIN metrics_ex.series s ON s.id = r.series_id
             JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'ru_big'), 1100000::numeric,
           'every sample of a 1.1M-row COPY has its delta');
+
+-- a subtransaction that fails inside the statement does not lose the
+-- deltas of samples its parent stored
+CREATE FUNCTION pg_temp.try_thing() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM 1 / 0;
+    EXCEPTION WHEN division_by_zero THEN NULL;
+    END;
+    RETURN 1;
+END $$;
+SELECT metrics_ex.increment('ru_subxact_total', 1, '{}', (SELECT t0 FROM t0)), pg_temp.try_thing()
+  FROM generate_series(1, 3);
+SELECT metrics_ex.materialize();
+SELECT is((SELECT sum(r.count) FROM metrics_ex.rollup_minute r JOIN metrics_ex.series s ON s.id = r.series_id
+            JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'ru_subxact_total'), 3::numeric,
+          'every stored sample has its rollup delta despite rolled-back subtransactions');
 
 -- jobs
 SELECT is(metrics_ex.run_job('materialize'), 'succeeded', 'run_job runs a built-in job');
