@@ -102,25 +102,45 @@ resolve_metric(text *name, MetricKind want, float8 value, bool integral)
 	return metric;
 }
 
+/*
+ * The first half of every write path: earlier deferred samples, the checks,
+ * the metric (defined on first use).
+ */
+static MetricInfo
+begin_sample(text *name, MetricKind want, float8 value, bool integral, TimestampTz ts)
+{
+	if (deferred_head != NULL)
+		flush_deferred();
+	check_sample(want, value, ts);
+	return resolve_metric(name, want, value, integral);
+}
+
+/*
+ * The second half, once the series is known: the experiment gate, NOTIFY,
+ * the sample itself and its rollup delta.  series_tags may be NULL when the
+ * series was found by the client's tag text.
+ */
+static void
+store_sample(text *name, const MetricInfo *metric, int64 series_id, Jsonb *series_tags,
+			 Jsonb *lineage, TimestampTz ts, float8 value)
+{
+	if (!experiments_accept(series_id, series_tags))
+		return;
+	if (metrics_ex_notify != NOTIFY_OFF)
+		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric->kind,
+					  value, series_id, series_tags, lineage, ts);
+	storage_insert(ts, series_id, value, lineage);
+	pending_add(metric, series_id, ts, value);
+}
+
 static void
 record_sample(text *name, MetricKind want, float8 value, bool integral,
 			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
 {
-	MetricInfo	metric;
-	int64		series_id;
+	MetricInfo	metric = begin_sample(name, want, value, integral, ts);
 
-	if (deferred_head != NULL)
-		flush_deferred();
-	check_sample(want, value, ts);
-	metric = resolve_metric(name, want, value, integral);
-	series_id = catalog_series(&metric, series_tags);
-	if (!experiments_accept(series_id, series_tags))
-		return;
-	if (metrics_ex_notify != NOTIFY_OFF)
-		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
-					  value, series_id, series_tags, lineage, ts);
-	storage_insert(ts, series_id, value, lineage);
-	pending_add(&metric, series_id, ts, value);
+	store_sample(name, &metric, catalog_series(&metric, series_tags), series_tags,
+				 lineage, ts, value);
 }
 
 /* Split a tags argument into series tags and lineage, fast when canonical. */
@@ -441,10 +461,7 @@ ingest_row(Datum *values, bool *nulls)
 	if (!nulls[4])
 		kind = kind_from_cstring(TextDatumGetCString(values[4]), "kind");
 
-	if (deferred_head != NULL)
-		flush_deferred();
-	check_sample(kind, value, ts);
-	metric = resolve_metric(name, kind, value, is_integral(value));
+	metric = begin_sample(name, kind, value, is_integral(value), ts);
 
 	if (tagtext != NULL)
 		series_id = catalog_series_cached(&metric, VARDATA_ANY(tagtext),
@@ -462,13 +479,7 @@ ingest_row(Datum *values, bool *nulls)
 			catalog_series_remember(&metric, VARDATA_ANY(tagtext),
 									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
 	}
-	if (!experiments_accept(series_id, series))
-		return;
-	if (metrics_ex_notify != NOTIFY_OFF)
-		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric.kind,
-					  value, series_id, series, lineage, ts);
-	storage_insert(ts, series_id, value, lineage);
-	pending_add(&metric, series_id, ts, value);
+	store_sample(name, &metric, series_id, series, lineage, ts, value);
 }
 
 /* INSTEAD OF INSERT trigger of metrics_ex.ingest: INSERT, and COPY when the
