@@ -217,61 +217,34 @@ flush_partition(OpenPartition *p, EState *estate)
 	CurrentResourceOwner = save;
 }
 
-/*
- * Forget the opened partitions.  With release, buffered rows are written
- * (flush) or discarded and every resource is given back; without, the
- * transaction is aborting and its resource owner gives them back.
- */
-static void close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save);
+static void drop_state(void);
 static void release_partition(OpenPartition *p);
 
+/*
+ * End of the write state's life at a statement's end or before commit: write
+ * the buffered rows and the rollup deltas, then give the partitions back.
+ */
 static void
-close_state(bool release, bool flush)
+close_state(void)
 {
-	WriteState *s = ws;
-	ResourceOwner save = CurrentResourceOwner;
-
 	if (closing)
 		return;
 	closing = true;
 	PG_TRY();
 	{
-		close_state_guts(s, release, flush, save);
+		pending_flush();
+		if (ws != NULL)
+		{
+			for (int i = 0; i < ws->nparts; i++)
+				flush_partition(&ws->parts[i], ws->estate);
+			drop_state();
+		}
 	}
 	PG_FINALLY();
 	{
 		closing = false;
 	}
 	PG_END_TRY();
-}
-
-static void
-close_state_guts(WriteState *s, bool release, bool flush, ResourceOwner save)
-{
-	/* rollup deltas share the statement's fate */
-	if (release && flush)
-		pending_flush();
-	else if (release)
-		pending_discard();
-	else
-		pending_forget();
-
-	if (s == NULL)
-		return;
-	if (release && flush)
-		for (int i = 0; i < s->nparts; i++)
-			flush_partition(&s->parts[i], s->estate);
-	ws = NULL;
-	if (release)
-	{
-		for (int i = 0; i < s->nparts; i++)
-			release_partition(&s->parts[i]);
-		CurrentResourceOwner = TopTransactionResourceOwner;
-		table_close(s->parent, NoLock);
-		FreeExecutorState(s->estate);
-		CurrentResourceOwner = save;
-	}
-	MemoryContextDelete(s->cxt);
 }
 
 void
@@ -291,7 +264,7 @@ may_close_here(void)
 void
 storage_end_bulk(void)
 {
-	close_state(true, true);
+	close_state();
 	bulk_mode = false;
 }
 
@@ -312,7 +285,11 @@ release_partition(OpenPartition *p)
 	CurrentResourceOwner = save;
 }
 
-/* The whole write state belongs to an aborted subtransaction. */
+/*
+ * Give the partitions and the state back without writing anything: after
+ * close_state() has written it, or when the state belongs to an aborted
+ * subtransaction.
+ */
 static void
 drop_state(void)
 {
@@ -354,7 +331,7 @@ storage_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			close_state(true, true);
+			close_state();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -400,7 +377,7 @@ storage_ExecutorEnd(QueryDesc *queryDesc)
 	else
 		standard_ExecutorEnd(queryDesc);
 	if (may_close_here())
-		close_state(true, true);
+		close_state();
 }
 
 static void
@@ -416,7 +393,7 @@ storage_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 	if (may_close_here())
-		close_state(true, true);
+		close_state();
 }
 
 void
@@ -503,67 +480,25 @@ route(Relation parent, TimestampTz ts, TimestampTz *lower, TimestampTz *upper,
 	return InvalidOid;
 }
 
-static void
-format_day(char *buf, size_t len, TimestampTz day_start, bool for_name)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (timestamp2tm(day_start, NULL, &tm, &fsec, NULL, NULL) != 0)
-		elog(ERROR, "metrics_ex: timestamp out of range");
-	if (for_name)
-		snprintf(buf, len, "samples_p%04d%02d%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
-	else
-		snprintf(buf, len, "%04d-%02d-%02d 00:00:00+00", tm.tm_year, tm.tm_mon, tm.tm_mday);
-}
-
 /*
  * Create the UTC day partitions for ts and the day after, as the tables'
- * owner.  CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on
- * metrics_ex.samples; taking it first and looking again makes concurrent
- * writers create each partition once.
+ * owner, with metrics_ex._create_day_partitions() (the retention job uses it
+ * too).  CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on
+ * metrics_ex.samples; taking it first makes concurrent writers wait for each
+ * other, and the function looks again before creating.
  */
 static void
 create_day_partitions(TimestampTz ts)
 {
-	TimestampTz day = ts - ((ts % USECS_PER_DAY) + USECS_PER_DAY) % USECS_PER_DAY;
 	OwnerContext oc;
-	Oid			nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(ts)};
 
 	LockRelationOid(catalog_samples_relid(), AccessExclusiveLock);
 	owner_begin(&oc);
-
-	for (int i = 0; i < 2; i++)
-	{
-		TimestampTz from = day + i * USECS_PER_DAY;
-		char		name[64],
-					lo[64],
-					hi[64];
-		bool		lower_dummy;
-		TimestampTz l,
-					u;
-		Relation	parent;
-		Oid			existing;
-
-		if (from + USECS_PER_DAY > TS_MAX)
-			break;
-		format_day(name, sizeof(name), from, true);
-		format_day(lo, sizeof(lo), from, false);
-		format_day(hi, sizeof(hi), from + USECS_PER_DAY, false);
-
-		/* Another writer, or a partition made by hand, may cover it now. */
-		parent = table_open(catalog_samples_relid(), NoLock);
-		existing = route(parent, from, &l, &u, &lower_dummy);
-		table_close(parent, NoLock);
-		if (OidIsValid(existing) || OidIsValid(get_relname_relid(name, nsp)))
-			continue;
-
-		if (SPI_execute(psprintf("CREATE TABLE metrics_ex.%s PARTITION OF metrics_ex.samples "
-								 "FOR VALUES FROM ('%s') TO ('%s')", name, lo, hi),
-						false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "metrics_ex: could not create partition %s", name);
-	}
-
+	if (SPI_execute_with_args("SELECT metrics_ex._create_day_partitions($1)",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "metrics_ex: could not create the partitions for a sample");
 	owner_end(&oc);
 }
 
@@ -664,7 +599,7 @@ partition_for(TimestampTz ts)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot create a partition of metrics_ex.samples inside a subtransaction of a COPY")));
 		/* CREATE TABLE ... PARTITION OF refuses while we hold samples open */
-		close_state(true, true);
+		close_state();
 		create_day_partitions(ts);
 		ws = open_state();
 		relid = route(ws->parent, ts, &lower, &upper, &is_default);

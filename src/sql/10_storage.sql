@@ -44,6 +44,51 @@ CREATE INDEX samples_ts_brin ON metrics_ex.samples USING brin (ts)
     WITH (pages_per_range = 32, autosummarize = on);
 COMMENT ON TABLE metrics_ex.samples IS 'Raw samples, partitioned by UTC day; write through metrics_ex.ingest or the record functions';
 
+-- Partitions of samples with their bounds.
+CREATE FUNCTION metrics_ex.partitions(
+    OUT partition regclass, OUT lower_bound timestamptz, OUT upper_bound timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT c.oid::regclass, b[1]::timestamptz, b[2]::timestamptz
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhrelid,
+           LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') b
+     WHERE i.inhparent = 'metrics_ex.samples'::regclass
+     ORDER BY 2;
+END;
+
+-- The partitions of the UTC day of ts and of the next day, each unless a
+-- partition (ours or one made by hand) already overlaps it.  Writers call it
+-- (as the tables' owner) when a sample finds no partition, the retention job
+-- to make the coming days ahead of time.
+CREATE FUNCTION metrics_ex._create_day_partitions(ts timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    day timestamptz := date_bin('1 day', ts, '1970-01-01 00:00:00+00');
+    name text;
+BEGIN
+    FOR i IN 0..1 LOOP
+        -- the last partition ends at 10000-01-01 (samples end with year 9999)
+        EXIT WHEN day >= '10000-01-01 00:00:00+00';
+        name := 'samples_p' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
+        IF to_regclass(format('metrics_ex.%I', name)) IS NULL AND
+           NOT EXISTS (SELECT 1 FROM metrics_ex.partitions() x
+                        WHERE x.lower_bound < day + interval '1 day' AND x.upper_bound > day) THEN
+            EXECUTE format('CREATE TABLE metrics_ex.%I PARTITION OF metrics_ex.samples FOR VALUES FROM (%L) TO (%L)',
+                           name,
+                           to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00',
+                           to_char((day + interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00');
+        END IF;
+        day := day + interval '1 day';
+    END LOOP;
+END
+$$;
+
 -- Running totals kept across retention (samples pruned so far, ...).
 CREATE TABLE metrics_ex.totals (
     key         text PRIMARY KEY,

@@ -28,22 +28,6 @@ $$;
 COMMENT ON FUNCTION metrics_ex.set_retention(text, interval) IS
     'Raw-sample retention of one metric, or with NULL name the default for all';
 
--- Partitions of samples with their bounds.
-CREATE FUNCTION metrics_ex.partitions(
-    OUT partition regclass, OUT lower_bound timestamptz, OUT upper_bound timestamptz)
-RETURNS SETOF record
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    SELECT c.oid::regclass, b[1]::timestamptz, b[2]::timestamptz
-      FROM pg_inherits i
-      JOIN pg_class c ON c.oid = i.inhrelid,
-           LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') b
-     WHERE i.inhparent = 'metrics_ex.samples'::regclass
-     ORDER BY 2;
-END;
-
 -- Drop what retention says is old: whole partitions when every metric in
 -- them has expired, DELETE for metrics kept shorter than the longest; make
 -- partitions for today and tomorrow; apply rollup retention.
@@ -62,7 +46,6 @@ DECLARE
     pruned bigint := 0;
     deleted bigint := 0;
     rollups_deleted bigint := 0;
-    day timestamptz;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.prune')) THEN
         RETURN '{"skipped": "another prune() is running"}';
@@ -95,16 +78,7 @@ BEGIN
     UPDATE metrics_ex.totals SET value = value + pruned + deleted WHERE key = 'samples_pruned';
 
     -- partitions ahead of time, so writers rarely wait for DDL
-    FOREACH day IN ARRAY ARRAY[date_bin('1 day', now(), '1970-01-01 00:00:00+00'),
-                               date_bin('1 day', now(), '1970-01-01 00:00:00+00') + interval '1 day'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM metrics_ex.partitions() x
-                        WHERE x.lower_bound < day + interval '1 day' AND x.upper_bound > day) THEN
-            EXECUTE format('CREATE TABLE metrics_ex.%I PARTITION OF metrics_ex.samples FOR VALUES FROM (%L) TO (%L)',
-                           'samples_p' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD'),
-                           to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00',
-                           to_char((day + interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00');
-        END IF;
-    END LOOP;
+    PERFORM metrics_ex._create_day_partitions(now());
 
     FOR lvl IN SELECT level, keep FROM metrics_ex.rollup_levels WHERE keep IS NOT NULL LOOP
         EXECUTE format('DELETE FROM metrics_ex.%I WHERE bucket < now() - $1', 'rollup_' || lvl.level)
