@@ -1,18 +1,41 @@
-# metrics_ex: PGXS build.  The install script is generated from src/sql/*.sql
-# (numbered so that each feature's SQL is loaded after what it builds on).
+# metrics_ex: PGXS build.  The source follows the extension's three paths
+# (src/write, src/maintenance, src/read) and its sketch types (src/sketch);
+# each feature's SQL sits beside its C.  The install script is those SQL
+# files concatenated in the order below: each after what it builds on.
 
 EXTENSION = metrics_ex
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" metrics_ex.control)
 
 MODULE_big = metrics_ex
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 DATA_built = metrics_ex--$(EXTVERSION).sql
+
+SQL_FILES = \
+	src/write/storage.sql \
+	src/write/ingest.sql \
+	src/read/points.sql \
+	src/sketch/stats.sql \
+	src/sketch/tdigest.sql \
+	src/sketch/ddsketch.sql \
+	src/sketch/percentile.sql \
+	src/sketch/bucket_counts.sql \
+	src/read/query.sql \
+	src/maintenance/rollups.sql \
+	src/maintenance/retention.sql \
+	src/maintenance/jobs.sql \
+	src/maintenance/workers.sql \
+	src/read/experiments.sql \
+	src/read/export.sql \
+	src/write/attach.sql \
+	src/read/prometheus.sql \
+	src/maintenance/start.sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=metrics_ex
 
 # Our code is -Wall -Wextra clean.  PostgreSQL's fmgr convention leaves
 # fcinfo unused in many functions, so that one warning stays off.
+PG_CPPFLAGS = -I$(CURDIR)/src
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 
 # Prefer the PostgreSQL 15 toolchain when several versions are installed.
@@ -22,8 +45,11 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
-metrics_ex--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) metrics_ex.control
-	cat $(sort $(wildcard src/sql/*.sql)) > $@
+# every SQL file must be listed: an unlisted one would silently not install
+metrics_ex--$(EXTVERSION).sql: $(SQL_FILES) metrics_ex.control Makefile
+	@unlisted="$(filter-out $(SQL_FILES),$(wildcard src/*/*.sql))"; \
+	if [ -n "$$unlisted" ]; then echo "Makefile: add $$unlisted to SQL_FILES" >&2; exit 1; fi
+	cat $(SQL_FILES) > $@
 
 # The three entry points of the README.  Each installs what it needs first,
 # so they work on a fresh Debian 12 machine as root.

@@ -15,12 +15,12 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "copy.h"
+#include "write/copy.h"
 #include "miscadmin.h"
-#include "scheduler.h"
+#include "maintenance/scheduler.h"
 #include "metrics_ex.h"
-#include "notify.h"
-#include "storage.h"
+#include "write/notify.h"
+#include "write/storage.h"
 
 PG_MODULE_MAGIC;
 

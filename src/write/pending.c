@@ -25,7 +25,7 @@
 
 #include "metrics_ex.h"
 #include "pending.h"
-#include "sketch_api.h"
+#include "sketch/sketch_api.h"
 
 #define ROLLUP_REL_ERR 0.01
 #define PENDING_NATTS 11
