@@ -35,7 +35,9 @@ REGRESS_OPTS = --load-extension=metrics_ex
 
 # Our code is -Wall -Wextra clean.  PostgreSQL's fmgr convention leaves
 # fcinfo unused in many functions, so that one warning stays off.
-PG_CPPFLAGS = -I$(CURDIR)/src
+# -MMD: the compiler records which headers each object includes, so that
+# changing a header rebuilds what uses it (PGXS does not track them).
+PG_CPPFLAGS = -I$(CURDIR)/src -MMD -MP
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 
 # Prefer the PostgreSQL 15 toolchain when several versions are installed.
@@ -44,6 +46,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)
 endif
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 # every SQL file must be listed: an unlisted one would silently not install
 metrics_ex--$(EXTVERSION).sql: $(SQL_FILES) metrics_ex.control Makefile
