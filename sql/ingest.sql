@@ -99,11 +99,23 @@ COPY (SELECT 'bulk_big', i, '{"shard": "' || i % 10 || '"}', '2026-11-01 00:00:0
 COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_regress_copy.txt';
 SELECT count(*), sum(value), count(DISTINCT tags), min(ts), max(ts) FROM metrics_ex.points WHERE name = 'bulk_big';
 
--- samples land in UTC day partitions
+-- the write path runs no DDL: samples of days that have no partition wait
+-- in the default partition, until maintenance makes the day's partition and
+-- moves them in (these are old: keep them from retention meanwhile)
+SELECT tableoid::regclass AS partition, count(*) FROM metrics_ex.samples
+ WHERE ts >= '2026-11-20' AND ts < '2026-11-22' GROUP BY 1 ORDER BY 1;
+SELECT metrics_ex.set_retention(NULL, '1000 years');
+SELECT (p->>'samples_moved')::int = (SELECT count(*) FROM metrics_ex.points) AS moved_all,
+       p->'partitions_dropped' AS dropped, p->'partitions_skipped' AS skipped
+  FROM metrics_ex.prune() p;
+SELECT tableoid::regclass AS partition, count(*) FROM metrics_ex.samples
+ WHERE ts >= '2026-11-20' AND ts < '2026-11-22' GROUP BY 1 ORDER BY 1;
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bounds
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'metrics_ex.samples'::regclass AND c.relname IN ('samples_p20261120', 'samples_p20261121')
  ORDER BY 1;
+SELECT count(*) AS left_waiting FROM ONLY metrics_ex.samples_default;
+SELECT metrics_ex.set_retention(NULL, NULL);
 
 -- get_metrics: newest first, limit, tags, kind, half-open [since, until)
 SELECT jsonb_pretty(metrics_ex.get_metrics(name => 'jobs_completed', "limit" => 100) - 'timestamp');

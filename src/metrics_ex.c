@@ -15,18 +15,20 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "write/copy.h"
+#include "hooks.h"
 #include "miscadmin.h"
 #include "maintenance/scheduler.h"
 #include "metrics_ex.h"
 #include "write/notify.h"
-#include "write/storage.h"
 
 PG_MODULE_MAGIC;
 
 int			metrics_ex_max_series_per_metric = 10000;
 char	   *metrics_ex_retention = NULL;
 char	   *metrics_ex_maintenance_interval = NULL;
+char	   *metrics_ex_job_timeout = NULL;
+int			metrics_ex_maintenance_lock_timeout = 200;
+int			metrics_ex_partitions_ahead = 3;
 
 void		_PG_init(void);
 
@@ -89,13 +91,36 @@ _PG_init(void)
 							   PGC_SIGHUP, 0,
 							   check_retention, NULL, NULL);
 
+	DefineCustomStringVariable("metrics_ex.job_timeout",
+							   "How long a scheduled job may run before it is cancelled.",
+							   "A job's own timeout, set with metrics_ex.add_job() or alter_job(), wins.",
+							   &metrics_ex_job_timeout,
+							   "1 hour",
+							   PGC_SIGHUP, 0,
+							   check_retention, NULL, NULL);
+
+	DefineCustomIntVariable("metrics_ex.maintenance_lock_timeout",
+							"How long maintenance waits for a strong lock before it gives up and retries later.",
+							"Bounds how long writers and readers can queue behind partition upkeep and retention.",
+							&metrics_ex_maintenance_lock_timeout,
+							200, 1, 60 * 1000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("metrics_ex.partitions_ahead",
+							"How many UTC days of sample partitions maintenance prepares beyond today.",
+							"Samples outside the prepared days wait in metrics_ex.samples_default.",
+							&metrics_ex_partitions_ahead,
+							3, 1, 366,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
 	/* background workers exist only when the postmaster loads us */
 	if (process_shared_preload_libraries_in_progress)
 		scheduler_init();
 
 	MarkGUCPrefixReserved("metrics_ex");
 
-	storage_install_hooks();
-	copy_install_hook();
 	notify_init();
+	hooks_install();
 }

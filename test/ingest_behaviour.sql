@@ -29,14 +29,16 @@ SELECT metrics_ex.define('recycled_total', 'counter', 'Recycled things');
 SELECT is((SELECT help FROM metrics_ex.metrics WHERE name = 'recycled_total'), 'Recycled things', 'help set');
 
 -- DDL on a partition later in the same transaction as writes
+SELECT metrics_ex._create_day_partition('2019-06-01 00:00:00+00');
 SELECT metrics_ex.gauge('ddl_after_write', 1, ts => '2019-06-01 10:00:00+00');
 SELECT lives_ok($$DROP TABLE metrics_ex.samples_p20190601$$, 'a written partition can be dropped in the same transaction');
 SELECT lives_ok($$SELECT metrics_ex.gauge('ddl_after_write', 2, ts => '2019-06-01 11:00:00+00')$$,
-                'and is made again by the next write');
+                'and the next write of that day goes to the default partition');
 
 -- a partition made in a rolled-back subtransaction is not used afterwards
 DO $$
 BEGIN
+    PERFORM metrics_ex._create_day_partition('2018-03-03 00:00:00+00');
     PERFORM metrics_ex.gauge('subxact', 1, ts => '2018-03-03 00:00:00+00');
     RAISE EXCEPTION 'roll back';
 EXCEPTION WHEN raise_exception THEN NULL;
@@ -71,12 +73,13 @@ SELECT throws_ok($$SELECT metrics_ex.increment('priv_total')$$, '42501', NULL, '
 RESET ROLE;
 
 -- the BRIN index stays right through bulk loads into summarized ranges
+SELECT metrics_ex._create_day_partition('2017-05-05 00:00:00+00');
 COPY (SELECT 'brin_check', i, '{}', '2017-05-05 00:00:00+00'::timestamptz + i * interval '1 second'
         FROM generate_series(1, 20000) i) TO '/tmp/metrics_ex_brin_a.txt';
 COPY (SELECT 'brin_check', i, '{}', '2017-05-05 12:00:00+00'::timestamptz + i * interval '1 second'
         FROM generate_series(1, 300) i) TO '/tmp/metrics_ex_brin_b.txt';
 COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_brin_a.txt';
-SELECT brin_summarize_new_values('metrics_ex.samples_p20170505_ts_idx');
+SELECT brin_summarize_new_values('metrics_ex.samples_p20170505_ts_brin');
 COPY metrics_ex.ingest (name, value, tags, ts) FROM '/tmp/metrics_ex_brin_b.txt';
 SET LOCAL enable_seqscan = off;
 SELECT is((SELECT count(*) FROM metrics_ex.samples_p20170505 WHERE ts >= '2017-05-05 12:00:00+00'),

@@ -55,6 +55,22 @@ CREATE TABLE metrics_ex.rollup_levels (
 INSERT INTO metrics_ex.rollup_levels VALUES
     ('minute', '1 minute', '7 days'), ('hour', '1 hour', '90 days'), ('day', '1 day', NULL);
 
+-- pg_restore loads rollup_levels after CREATE EXTENSION has seeded it: a
+-- restored level replaces its seed, keeping the user's retention.
+CREATE FUNCTION metrics_ex._rollup_levels_restore() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM metrics_ex.rollup_levels l WHERE l.level = NEW.level;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION metrics_ex._rollup_levels_restore() FROM PUBLIC;
+CREATE TRIGGER rollup_levels_restore BEFORE INSERT ON metrics_ex.rollup_levels
+    FOR EACH ROW EXECUTE FUNCTION metrics_ex._rollup_levels_restore();
+ALTER TABLE metrics_ex.rollup_levels ENABLE ALWAYS TRIGGER rollup_levels_restore;
+
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_minute', '');
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_hour', '');
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_day', '');

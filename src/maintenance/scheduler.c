@@ -2,19 +2,28 @@
  * scheduler.c
  *		The launcher and the per-database schedulers (see scheduler.h).
  *
- * The launcher connects to no database.  Every few seconds, and when woken
- * by CREATE EXTENSION, it lists the databases and starts a scheduler for
- * each that has none, within metrics_ex.max_workers.  A scheduler that finds
- * no metrics_ex in its database says so in its slot and exits; it is started
- * again only when CREATE EXTENSION wakes the launcher.  DROP DATABASE asks
- * the database's scheduler to leave before PostgreSQL checks for other
- * sessions, and DROP EXTENSION is noticed by the scheduler itself.
+ * The launcher connects to no database.  Every few seconds, and when woken,
+ * it lists the databases and gives a scheduler slot (of
+ * metrics_ex.max_workers) to each that may have metrics_ex.  Whether one has
+ * it is known only from inside: a scheduler started for a database it has
+ * not checked yet looks, and where metrics_ex is missing it says so in the
+ * shared table of databases, gives its slot back and exits.  Such a
+ * database is looked at again when CREATE EXTENSION wakes the launcher, and
+ * every ten minutes.  So only databases with the extension keep a slot; one
+ * that finds every slot taken is logged with a WARNING and listed by
+ * workers().
  *
- * A scheduler runs due jobs one at a time, each in its own transaction,
- * through metrics_ex.run_job(), which logs and catches the job's errors and
- * plans its next run; it sleeps until the next job is due (at most 10 s, so
- * it notices a dropped extension).  If it dies (SIGTERM, FATAL), the
- * postmaster starts it again; the jobs table says where it left off.
+ * A scheduler runs due jobs one at a time through jobs.c, which gives each
+ * run transactions of its own and a time limit.  It sleeps until the next
+ * job is due (at most 10 s, so it notices a dropped extension) and does not
+ * run jobs while pg_restore is loading its database.  If it dies (SIGTERM,
+ * FATAL), the postmaster starts it again; job_defs says where it left off,
+ * and a run it left unfinished is recorded as crashed.
+ *
+ * DROP DATABASE, ALTER DATABASE RENAME or SET TABLESPACE and CREATE DATABASE
+ * ... TEMPLATE need the database to themselves: a scheduler there is asked
+ * to leave first (hooks.c calls scheduler_before_utility()) and may come back
+ * once the command is over.  Nothing starts under pg_upgrade.
  */
 #include "postgres.h"
 
@@ -23,10 +32,13 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -40,20 +52,18 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
-#include "tcop/utility.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "access/table.h"
-#include "access/tableam.h"
 
-#include "scheduler.h"
+#include "maintenance/jobs.h"
+#include "maintenance/scheduler.h"
 
 PG_FUNCTION_INFO_V1(metrics_ex_wake_launcher);
-PG_FUNCTION_INFO_V1(metrics_ex_wake_scheduler);
 PG_FUNCTION_INFO_V1(metrics_ex_workers);
 
 PGDLLEXPORT void metrics_ex_launcher_main(Datum arg);
@@ -66,38 +76,61 @@ typedef enum SlotState
 	SLOT_FREE = 0,
 	SLOT_STARTING,				/* registered, not yet connected */
 	SLOT_RUNNING,
-	SLOT_NO_EXTENSION,			/* metrics_ex is not installed there */
-	SLOT_STOPPED				/* DROP DATABASE asked it to leave */
+	SLOT_STOPPED				/* asked to leave (DROP DATABASE and the like) */
 } SlotState;
 
 typedef struct SchedulerSlot
 {
 	Oid			dboid;
 	SlotState	state;
-	bool		wanted;			/* CREATE EXTENSION: start it again */
 	bool		stop;			/* leave at the next chance */
 	pid_t		pid;
 	PGPROC	   *proc;
-	TimestampTz retry_after;	/* SLOT_STOPPED: look again after this */
+	TimestampTz retry_after;	/* SLOT_STOPPED: start again after this */
 } SchedulerSlot;
+
+/* What the launcher knows of a database. */
+typedef enum DbKnown
+{
+	DB_UNCHECKED = 0,
+	DB_NO_EXTENSION,
+	DB_HAS_EXTENSION
+} DbKnown;
+
+typedef struct DbEntry
+{
+	Oid			dboid;			/* InvalidOid: unused */
+	DbKnown		known;
+	bool		wanted;			/* CREATE EXTENSION committed there */
+	bool		left_out;		/* wanted a slot and found none (warned) */
+	TimestampTz checked_at;
+} DbEntry;
+
+/* Databases remembered; when full, the longest-checked one is forgotten. */
+#define MAX_DB_ENTRIES 1024
 
 typedef struct SchedulerShared
 {
 	slock_t		mutex;
 	PGPROC	   *launcher;
 	int			nslots;
+	DbEntry		dbs[MAX_DB_ENTRIES];
 	SchedulerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } SchedulerShared;
 
 #define LAUNCHER_NAP_MS		5000
 #define SCHEDULER_NAP_MS	10000
-#define DROPDB_WAIT_MS		10000
+#define STOP_GRACE_MS		2000	/* then SIGTERM */
+#define STOP_WAIT_MS		10000
+#define RECHECK_USECS		(600 * USECS_PER_SEC)
 
 static SchedulerShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static SchedulerSlot *my_slot = NULL;
+
+/* the database a utility command made its scheduler leave, for after it */
+static Oid	stepped_aside = InvalidOid;
 
 static Size
 shared_size(void)
@@ -132,6 +165,8 @@ scheduler_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* ---- shared state; the caller holds the spinlock ---- */
+
 static SchedulerSlot *
 find_slot(Oid dboid)
 {
@@ -141,6 +176,40 @@ find_slot(Oid dboid)
 	return NULL;
 }
 
+static SchedulerSlot *
+free_slot(void)
+{
+	for (int i = 0; i < shared->nslots; i++)
+		if (shared->slots[i].state == SLOT_FREE)
+			return &shared->slots[i];
+	return NULL;
+}
+
+/* The entry of dboid; with create, a new one (forgetting the stalest). */
+static DbEntry *
+db_entry(Oid dboid, bool create)
+{
+	DbEntry    *oldest = NULL;
+
+	for (int i = 0; i < MAX_DB_ENTRIES; i++)
+	{
+		DbEntry    *e = &shared->dbs[i];
+
+		if (e->dboid == dboid)
+			return e;
+		if (oldest == NULL || e->dboid == InvalidOid ||
+			(oldest->dboid != InvalidOid && e->checked_at < oldest->checked_at))
+			oldest = e;
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	oldest->dboid = dboid;
+	return oldest;
+}
+
+/* ---- stepping aside for commands that need the database alone ---- */
+
 /* Ask the scheduler of dboid, if any, to leave; wait until it has. */
 static void
 stop_scheduler(Oid dboid)
@@ -148,8 +217,6 @@ stop_scheduler(Oid dboid)
 	SchedulerSlot *slot;
 	pid_t		pid = 0;
 
-	if (shared == NULL || !OidIsValid(dboid))
-		return;
 	SpinLockAcquire(&shared->mutex);
 	slot = find_slot(dboid);
 	if (slot != NULL)
@@ -163,44 +230,93 @@ stop_scheduler(Oid dboid)
 	}
 	SpinLockRelease(&shared->mutex);
 
-	for (int waited = 0; pid != 0 && waited < DROPDB_WAIT_MS; waited += 100)
+	for (int waited = 0; pid != 0 && waited < STOP_WAIT_MS; waited += 100)
 	{
+		/* a job that does not end: interrupt it (it exits cleanly on SIGTERM) */
+		if (waited == STOP_GRACE_MS)
+			kill(pid, SIGTERM);
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(100 * 1000L);
 		SpinLockAcquire(&shared->mutex);
 		pid = slot->dboid == dboid ? slot->pid : 0;
 		SpinLockRelease(&shared->mutex);
 	}
-	/* a job that does not end: interrupt it (it exits cleanly on SIGTERM) */
-	if (pid != 0)
-		kill(pid, SIGTERM);
 }
 
-static void
-scheduler_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-						 bool readOnlyTree, ProcessUtilityContext context,
-						 ParamListInfo params, QueryEnvironment *queryEnv,
-						 DestReceiver *dest, QueryCompletion *qc)
+/* The database a utility command needs to itself, if the caller may run it. */
+static Oid
+database_wanted_alone(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
+	const char *dbname = NULL;
+	Oid			dboid;
 
-	/* a connected scheduler would make DROP DATABASE fail */
-	if (IsA(parsetree, DropdbStmt) && !IsTransactionBlock())
+	if (IsA(parsetree, DropdbStmt))
+		dbname = ((DropdbStmt *) parsetree)->dbname;
+	else if (IsA(parsetree, RenameStmt) &&
+			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+		dbname = ((RenameStmt *) parsetree)->subname;
+	else if (IsA(parsetree, CreatedbStmt))
 	{
-		Oid			dboid = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+		ListCell   *lc;
 
-		/* only someone DROP DATABASE will let through may stop it */
-		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
-			stop_scheduler(dboid);
+		foreach(lc, ((CreatedbStmt *) parsetree)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				dbname = defGetString(opt);
+		}
 	}
+	else if (IsA(parsetree, AlterDatabaseStmt))
+	{
+		ListCell   *lc;
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+		foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+				dbname = ((AlterDatabaseStmt *) parsetree)->dbname;
+	}
+	if (dbname == NULL)
+		return InvalidOid;
+	dboid = get_database_oid(dbname, true);
+	/* only someone the command will let through may make a scheduler leave */
+	if (!OidIsValid(dboid) || !pg_database_ownercheck(dboid, GetUserId()))
+		return InvalidOid;
+	return dboid;
 }
+
+void
+scheduler_before_utility(Node *parsetree)
+{
+	Oid			dboid;
+
+	if (shared == NULL)
+		return;
+	dboid = database_wanted_alone(parsetree);
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId)
+		return;
+	stop_scheduler(dboid);
+	stepped_aside = dboid;
+}
+
+/* The command is over (done or failed): the scheduler may come back now. */
+void
+scheduler_after_utility(Node *parsetree)
+{
+	SchedulerSlot *slot;
+
+	if (shared == NULL || !OidIsValid(stepped_aside))
+		return;
+	SpinLockAcquire(&shared->mutex);
+	slot = find_slot(stepped_aside);
+	if (slot != NULL && slot->state == SLOT_STOPPED)
+		slot->retry_after = 0;
+	if (shared->launcher)
+		SetLatch(&shared->launcher->procLatch);
+	SpinLockRelease(&shared->mutex);
+	stepped_aside = InvalidOid;
+}
+
+/* ---- setup ---- */
 
 void
 scheduler_init(void)
@@ -208,19 +324,20 @@ scheduler_init(void)
 	BackgroundWorker worker;
 
 	DefineCustomIntVariable("metrics_ex.max_workers",
-							"Maximum number of metrics_ex schedulers (one per database).",
-							"Each database with metrics_ex installed needs one; the launcher is extra.",
+							"Maximum number of metrics_ex schedulers (one per database with the extension).",
+							"The launcher is one more background worker.",
 							&metrics_ex_max_workers,
 							8, 1, 128,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+	/* pg_upgrade runs the server to copy catalogs: nothing may start */
+	if (IsBinaryUpgrade)
+		return;
 
 	prev_shmem_request = shmem_request_hook;
 	shmem_request_hook = scheduler_shmem_request;
 	prev_shmem_startup = shmem_startup_hook;
 	shmem_startup_hook = scheduler_shmem_startup;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = scheduler_ProcessUtility;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -254,18 +371,14 @@ start_scheduler(Oid dboid)
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
-/* One pass: a scheduler for every database that wants one. */
-static void
-launcher_scan(MemoryContext pass_cxt)
+/* The databases a scheduler may connect to, in pass_cxt. */
+static List *
+list_databases(MemoryContext pass_cxt)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	List	   *dbs = NIL;
-	Oid		   *to_start;
-	int			nstart = 0;
-	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -278,7 +391,6 @@ launcher_scan(MemoryContext pass_cxt)
 		/* connlimit -2 marks a database left half-dropped */
 		if (db->datallowconn && !db->datistemplate && db->datconnlimit != -2)
 		{
-			/* the list must outlive the transaction */
 			MemoryContext old = MemoryContextSwitchTo(pass_cxt);
 
 			dbs = lappend_oid(dbs, db->oid);
@@ -289,9 +401,39 @@ launcher_scan(MemoryContext pass_cxt)
 	table_close(rel, AccessShareLock);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return dbs;
+}
 
-	/* no allocation under the spinlock: room for every slot up front */
-	to_start = MemoryContextAlloc(pass_cxt, sizeof(Oid) * shared->nslots);
+/* Does this database want a slot now, and how badly (higher first)? */
+static int
+db_priority(DbEntry *e, TimestampTz now)
+{
+	if (e->known == DB_HAS_EXTENSION)
+		return 3;
+	if (e->wanted)
+		return 2;
+	if (e->known == DB_UNCHECKED || now - e->checked_at >= RECHECK_USECS)
+		return 1;
+	return 0;
+}
+
+/* One pass: a scheduler for every database that wants one, best first. */
+static void
+launcher_scan(MemoryContext pass_cxt)
+{
+	List	   *dbs = list_databases(pass_cxt);
+	Oid		   *to_start;
+	Oid		   *to_warn;
+	int			nstart = 0,
+				nwarn = 0,
+				nunchecked = 0;
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* no allocation under the spinlock: room for everything up front */
+	to_start = MemoryContextAlloc(pass_cxt, sizeof(Oid) * (list_length(dbs) + shared->nslots));
+	to_warn = MemoryContextAlloc(pass_cxt, sizeof(Oid) * (list_length(dbs) + 1));
+
 	SpinLockAcquire(&shared->mutex);
 	/* forget databases that are gone */
 	for (int i = 0; i < shared->nslots; i++)
@@ -301,49 +443,63 @@ launcher_scan(MemoryContext pass_cxt)
 		if (s->state != SLOT_FREE && s->pid == 0 && !list_member_oid(dbs, s->dboid))
 			memset(s, 0, sizeof(*s));
 	}
-	foreach(lc, dbs)
+	for (int i = 0; i < MAX_DB_ENTRIES; i++)
+		if (shared->dbs[i].dboid != InvalidOid && !list_member_oid(dbs, shared->dbs[i].dboid))
+			memset(&shared->dbs[i], 0, sizeof(DbEntry));
+
+	/* a stopped scheduler whose wait is over comes back */
+	for (int i = 0; i < shared->nslots; i++)
 	{
-		Oid			dboid = lfirst_oid(lc);
-		SchedulerSlot *s = find_slot(dboid);
-		bool		start = false;
+		SchedulerSlot *s = &shared->slots[i];
 
-		if (s == NULL)
-		{
-			for (int i = 0; i < shared->nslots && s == NULL; i++)
-				if (shared->slots[i].state == SLOT_FREE)
-					s = &shared->slots[i];
-			if (s == NULL)
-				continue;		/* budget spent: metrics_ex.max_workers */
-			memset(s, 0, sizeof(*s));
-			s->dboid = dboid;
-			start = true;
-		}
-		else if (s->state == SLOT_NO_EXTENSION && s->wanted)
-			start = true;
-		else if (s->state == SLOT_STOPPED && s->pid == 0 && now >= s->retry_after)
-			start = true;
-
-		if (start)
+		if (s->state == SLOT_STOPPED && s->pid == 0 && now >= s->retry_after)
 		{
 			s->state = SLOT_STARTING;
-			s->wanted = false;
 			s->stop = false;
+			to_start[nstart++] = s->dboid;
+		}
+	}
+
+	for (int prio = 3; prio >= 1; prio--)
+	{
+		foreach(lc, dbs)
+		{
+			Oid			dboid = lfirst_oid(lc);
+			DbEntry    *e = db_entry(dboid, true);
+			SchedulerSlot *s;
+
+			if (find_slot(dboid) != NULL || db_priority(e, now) != prio)
+				continue;
+			s = free_slot();
+			if (s == NULL)
+			{
+				/* say so once, until it gets a slot */
+				if (!e->left_out && prio >= 2)
+					to_warn[nwarn++] = dboid;
+				else if (!e->left_out)
+					nunchecked++;
+				e->left_out = true;
+				continue;
+			}
+			memset(s, 0, sizeof(*s));
+			s->dboid = dboid;
+			s->state = SLOT_STARTING;
+			e->left_out = false;
+			e->wanted = false;
 			to_start[nstart++] = dboid;
 		}
 	}
 	SpinLockRelease(&shared->mutex);
 
-	/* registering takes a lock: not under the spinlock */
+	/* registering takes a lock, logging allocates: not under the spinlock */
 	for (int i = 0; i < nstart; i++)
 	{
-		Oid			dboid = to_start[i];
-
-		if (!start_scheduler(dboid))
+		if (!start_scheduler(to_start[i]))
 		{
-			/* no bgworker slot free: try again on the next pass */
+			/* no background worker slot free: try again on the next pass */
 			SpinLockAcquire(&shared->mutex);
 			{
-				SchedulerSlot *s = find_slot(dboid);
+				SchedulerSlot *s = find_slot(to_start[i]);
 
 				if (s != NULL && s->state == SLOT_STARTING && s->pid == 0)
 					memset(s, 0, sizeof(*s));
@@ -351,6 +507,16 @@ launcher_scan(MemoryContext pass_cxt)
 			SpinLockRelease(&shared->mutex);
 		}
 	}
+	for (int i = 0; i < nwarn; i++)
+		ereport(WARNING,
+				(errmsg("metrics_ex: database with OID %u has metrics_ex but gets no scheduler: all %d metrics_ex.max_workers slots are in use",
+						to_warn[i], shared->nslots),
+				 errhint("Raise metrics_ex.max_workers (server restart), or run SELECT * FROM metrics_ex.run_maintenance() in that database from cron.")));
+	if (nunchecked > 0)
+		ereport(WARNING,
+				(errmsg("metrics_ex: %d database(s) could not be checked for metrics_ex: all %d metrics_ex.max_workers slots are in use",
+						nunchecked, shared->nslots),
+				 errhint("SELECT * FROM metrics_ex.workers() lists them; raise metrics_ex.max_workers (server restart) if one of them has the extension.")));
 	MemoryContextReset(pass_cxt);
 }
 
@@ -395,18 +561,38 @@ scheduler_detach(int code, Datum arg)
 	SpinLockAcquire(&shared->mutex);
 	my_slot->pid = 0;
 	my_slot->proc = NULL;
-	if (my_slot->state == SLOT_RUNNING || my_slot->state == SLOT_STARTING)
-		my_slot->state = code == 0 ? SLOT_NO_EXTENSION : SLOT_STARTING;
+	/* the postmaster restarts us after an error exit: keep the slot */
+	if (my_slot->state == SLOT_RUNNING)
+		my_slot->state = SLOT_STARTING;
 	SpinLockRelease(&shared->mutex);
 }
 
-/* Leave for good: exit code 0 unregisters a dynamic worker. */
+/*
+ * Leave for good (exit code 0 unregisters a dynamic worker).  Without the
+ * extension here, the slot goes back to the pool and the launcher learns
+ * not to start us again until CREATE EXTENSION says so.
+ */
 static void
-scheduler_leave(SlotState state)
+scheduler_leave(bool no_extension)
 {
 	SpinLockAcquire(&shared->mutex);
+	if (no_extension)
+	{
+		DbEntry    *e = db_entry(MyDatabaseId, true);
+
+		e->known = DB_NO_EXTENSION;
+		e->checked_at = GetCurrentTimestamp();
+	}
 	if (my_slot != NULL && my_slot->state != SLOT_STOPPED)
-		my_slot->state = state;
+		memset(my_slot, 0, sizeof(*my_slot));
+	else if (my_slot != NULL)
+	{
+		my_slot->pid = 0;
+		my_slot->proc = NULL;
+	}
+	my_slot = NULL;
+	if (shared->launcher)
+		SetLatch(&shared->launcher->procLatch);
 	SpinLockRelease(&shared->mutex);
 	proc_exit(0);
 }
@@ -430,10 +616,22 @@ next_job(char **job, long *wait_ms)
 	SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'metrics_ex' "
 				"AND pg_catalog.to_regclass('metrics_ex.job_defs') IS NOT NULL", true, 1);
 	installed = SPI_processed == 1;
+
+	/* no job while pg_restore is loading the tables it would work on */
 	if (installed &&
-		SPI_execute("SELECT job, greatest(0, extract(epoch FROM next_run - pg_catalog.clock_timestamp()) * 1000)::float8 "
-					"FROM metrics_ex.job_defs WHERE enabled ORDER BY next_run LIMIT 1", true, 1) == SPI_OK_SELECT &&
+		SPI_execute("SELECT 1 FROM pg_catalog.pg_stat_activity a "
+					"WHERE a.datid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d "
+					"WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+					"AND a.application_name OPERATOR(pg_catalog.=) 'pg_restore' "
+					"AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()", true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
+		*wait_ms = 1000;
+	else if (installed &&
+			 SPI_execute("SELECT job, greatest(0, extract(epoch FROM next_run "
+						 "OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) * 1000)::pg_catalog.float8 "
+						 "FROM metrics_ex.job_defs WHERE enabled AND running_since IS NULL "
+						 "ORDER BY next_run LIMIT 1", true, 1) == SPI_OK_SELECT &&
+			 SPI_processed == 1)
 	{
 		double		ms = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
@@ -450,44 +648,11 @@ next_job(char **job, long *wait_ms)
 	return installed;
 }
 
-static void
-run_job(const char *job)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		args[1];
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, psprintf("metrics_ex: running job %s", job));
-		args[0] = CStringGetTextDatum(job);
-		SPI_execute_with_args("SELECT metrics_ex.run_job($1)", 1, argtypes, args, NULL, false, 1);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		/* run_job() catches the job's own errors; this is everything else */
-		MemoryContextSwitchTo(oldcxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pg_usleep(1000 * 1000L);
-	}
-	PG_END_TRY();
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
 void
 metrics_ex_scheduler_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
+	bool		recovered = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -512,8 +677,12 @@ metrics_ex_scheduler_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, BOOTSTRAP_SUPERUSERID, 0);
 	pgstat_report_appname("metrics_ex scheduler");
-	/* we run as superuser: no object of a user's schema may stand in for ours */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * We connect as superuser and act as the extension's owner or a job's
+	 * owner: no object of a user's schema may stand in for ours.  (Jobs get
+	 * a search_path of their own, and what they set is undone.)
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	for (;;)
 	{
@@ -531,16 +700,27 @@ metrics_ex_scheduler_main(Datum arg)
 		stop = my_slot->stop;
 		SpinLockRelease(&shared->mutex);
 		if (stop)
-			scheduler_leave(SLOT_STOPPED);
+			scheduler_leave(false);
 
 		if (!next_job(&job, &wait_ms))
 		{
 			ereport(LOG, (errmsg("metrics_ex scheduler: extension not installed in this database, exiting")));
-			scheduler_leave(SLOT_NO_EXTENSION);
+			scheduler_leave(true);
+		}
+		if (!recovered)
+		{
+			SpinLockAcquire(&shared->mutex);
+			db_entry(MyDatabaseId, true)->known = DB_HAS_EXTENSION;
+			SpinLockRelease(&shared->mutex);
+			jobs_recover_crashed();
+			recovered = true;
+			continue;
 		}
 		if (job != NULL)
 		{
-			run_job(job);
+			pgstat_report_activity(STATE_RUNNING, psprintf("metrics_ex: running job %s", job));
+			jobs_run_scheduled(job);
+			pgstat_report_activity(STATE_IDLE, NULL);
 			pfree(job);
 			continue;
 		}
@@ -550,7 +730,7 @@ metrics_ex_scheduler_main(Datum arg)
 	}
 }
 
-/* ---- SQL-callable ---- */
+/* ---- wake-ups ---- */
 
 /*
  * Wake the launcher when the transaction that installed metrics_ex commits:
@@ -558,22 +738,16 @@ metrics_ex_scheduler_main(Datum arg)
  */
 static bool wake_at_commit = false;
 
-static void
-wake_launcher_at_commit(XactEvent event, void *arg)
+void
+scheduler_xact_end(bool committed)
 {
-	SchedulerSlot *slot;
-
 	if (!wake_at_commit)
 		return;
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_at_commit = false;
-	if (event != XACT_EVENT_COMMIT)
-		return;
 	wake_at_commit = false;
+	if (!committed || shared == NULL)
+		return;
 	SpinLockAcquire(&shared->mutex);
-	slot = find_slot(MyDatabaseId);
-	if (slot != NULL)
-		slot->wanted = true;
+	db_entry(MyDatabaseId, true)->wanted = true;
 	if (shared->launcher)
 		SetLatch(&shared->launcher->procLatch);
 	SpinLockRelease(&shared->mutex);
@@ -583,33 +757,24 @@ wake_launcher_at_commit(XactEvent event, void *arg)
 Datum
 metrics_ex_wake_launcher(PG_FUNCTION_ARGS)
 {
-	static bool registered = false;
-
 	if (shared == NULL)
 		PG_RETURN_BOOL(false);	/* not preloaded: run_maintenance() it is */
-	if (!registered)
-	{
-		RegisterXactCallback(wake_launcher_at_commit, NULL);
-		registered = true;
-	}
 	wake_at_commit = true;
 	PG_RETURN_BOOL(true);
 }
 
-/* alter_job() and add_job() call this: look at the jobs again now. */
-Datum
-metrics_ex_wake_scheduler(PG_FUNCTION_ARGS)
+void
+scheduler_wake(void)
 {
 	SchedulerSlot *slot;
 
 	if (shared == NULL)
-		PG_RETURN_BOOL(false);
+		return;
 	SpinLockAcquire(&shared->mutex);
 	slot = find_slot(MyDatabaseId);
 	if (slot != NULL && slot->proc != NULL)
 		SetLatch(&slot->proc->procLatch);
 	SpinLockRelease(&shared->mutex);
-	PG_RETURN_BOOL(slot != NULL);
 }
 
 /* workers(): the launcher's view of every database, for monitoring. */
@@ -617,32 +782,48 @@ Datum
 metrics_ex_workers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	static const char *const names[] = {"free", "starting", "running", "no extension", "stopped"};
-	SchedulerSlot *copy;
+	static const char *const names[] = {"free", "starting", "running", "stopped"};
+	SchedulerSlot *slots;
+	DbEntry    *dbs;
 	int			nslots;
 
 	SetSingleFuncCall(fcinfo, 0);
 	if (shared == NULL)
 		return (Datum) 0;
 	/* copy under the spinlock, build rows after: no allocation while held */
-	copy = palloc(sizeof(SchedulerSlot) * shared->nslots);
+	slots = palloc(sizeof(SchedulerSlot) * shared->nslots);
+	dbs = palloc(sizeof(DbEntry) * MAX_DB_ENTRIES);
 	SpinLockAcquire(&shared->mutex);
 	nslots = shared->nslots;
-	memcpy(copy, shared->slots, sizeof(SchedulerSlot) * nslots);
+	memcpy(slots, shared->slots, sizeof(SchedulerSlot) * nslots);
+	memcpy(dbs, shared->dbs, sizeof(DbEntry) * MAX_DB_ENTRIES);
 	SpinLockRelease(&shared->mutex);
 
 	for (int i = 0; i < nslots; i++)
 	{
-		SchedulerSlot *s = &copy[i];
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		if (s->state == SLOT_FREE)
+		if (slots[i].state == SLOT_FREE)
 			continue;
-		values[0] = ObjectIdGetDatum(s->dboid);
-		values[1] = CStringGetTextDatum(names[s->state]);
-		values[2] = Int32GetDatum(s->pid);
-		nulls[2] = s->pid == 0;
+		values[0] = ObjectIdGetDatum(slots[i].dboid);
+		values[1] = CStringGetTextDatum(names[slots[i].state]);
+		values[2] = Int32GetDatum(slots[i].pid);
+		nulls[2] = slots[i].pid == 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	/* those left out for want of a slot */
+	for (int i = 0; i < MAX_DB_ENTRIES; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, true};
+
+		if (dbs[i].dboid == InvalidOid || !dbs[i].left_out)
+			continue;
+		values[0] = ObjectIdGetDatum(dbs[i].dboid);
+		values[1] = CStringGetTextDatum(dbs[i].known == DB_HAS_EXTENSION || dbs[i].wanted ?
+										"no slot" : "unchecked");
+		values[2] = (Datum) 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -1,13 +1,13 @@
--- metrics_ex background workers: wake-ups and a monitoring view.  Without
--- shared_preload_libraries these do nothing and report false.
+-- metrics_ex background workers: the wake-up of CREATE EXTENSION and a
+-- monitoring view.  Without shared_preload_libraries they do nothing.
 
+-- Called by the install script only (it runs as the extension's owner).
 CREATE FUNCTION metrics_ex._wake_launcher() RETURNS bool
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_wake_launcher';
-CREATE FUNCTION metrics_ex._wake_scheduler() RETURNS bool
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_wake_scheduler';
+REVOKE ALL ON FUNCTION metrics_ex._wake_launcher() FROM PUBLIC;
 
 CREATE FUNCTION metrics_ex.workers(OUT datid oid, OUT state text, OUT pid int)
 RETURNS SETOF record
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_workers';
 COMMENT ON FUNCTION metrics_ex.workers() IS
-    'The scheduler of each database as the launcher sees it (empty without shared_preload_libraries)';
+    'Schedulers as the launcher sees them (starting, running, stopped) and databases left without one (no slot, unchecked)';

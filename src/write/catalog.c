@@ -4,7 +4,9 @@
  *
  * Catalog rows are written with SPI as the owner of the extension's tables,
  * so a writer role needs no privilege on them: the gate is INSERT on
- * metrics_ex.ingest, checked once per transaction.
+ * metrics_ex.ingest, checked once per transaction and role.  What runs as
+ * the owner is fixed SQL over our own tables, in a security-restricted
+ * operation with a pinned search_path: nothing a user defines.
  */
 #include "postgres.h"
 
@@ -72,6 +74,7 @@ static MetricEntry *last_metric = NULL;	/* bulk loads repeat one name */
 static Oid	metrics_relid = InvalidOid;
 static Oid	series_relid = InvalidOid;
 static Oid	samples_relid = InvalidOid;
+static Oid	ingest_relid = InvalidOid;
 static Oid	owner_oid = InvalidOid;
 
 /* Per-transaction state */
@@ -99,24 +102,19 @@ relcache_callback(Datum arg, Oid relid)
 	}
 }
 
-static void
-xact_callback(XactEvent event, void *arg)
+void
+catalog_xact_end(bool aborted)
 {
 	/* An aborted transaction may have created rows our caches point at. */
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	if (aborted)
 		catalog_flush();
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PREPARE)
-		xact_ready = false;
+	xact_ready = false;
 }
 
-static void
-subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-				 SubTransactionId parentSubid, void *arg)
+void
+catalog_subxact_abort(void)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		catalog_flush();
+	catalog_flush();
 }
 
 static void
@@ -127,8 +125,6 @@ ensure_caches(void)
 	if (!callbacks_registered)
 	{
 		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
-		RegisterXactCallback(xact_callback, NULL);
-		RegisterSubXactCallback(subxact_callback, NULL);
 		cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 										  "metrics_ex catalog cache",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -165,47 +161,64 @@ lookup_relid(Oid nsp, const char *relname)
 	return relid;
 }
 
+/*
+ * Look up our relations and their owner, once per transaction (and again
+ * after an invalidation).
+ */
+void
+catalog_lookup(void)
+{
+	Oid			nsp;
+	HeapTuple	tp;
+
+	ensure_caches();
+	if (xact_ready)
+		return;
+	nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
+	metrics_relid = lookup_relid(nsp, "metrics");
+	series_relid = lookup_relid(nsp, "series");
+	samples_relid = lookup_relid(nsp, "samples");
+	ingest_relid = lookup_relid(nsp, "ingest");
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(samples_relid));
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", samples_relid);
+	owner_oid = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	xact_ready = true;
+	xact_checked_user = InvalidOid;
+}
+
 void
 catalog_begin_write(void)
 {
-	Oid			ingest_relid;
-	AclResult	aclresult;
+	catalog_begin_write_for(GetUserId());
+}
 
+void
+catalog_begin_write_for(Oid role)
+{
 	/* we write heap tuples ourselves, so the executor's check is ours too */
 	PreventCommandIfReadOnly("recording metrics");
 	PreventCommandIfParallelMode("recording metrics");
 
-	ensure_caches();
-	if (xact_ready && xact_checked_user == GetUserId())
+	catalog_lookup();
+	if (xact_checked_user == role)
 		return;
-
+	if (pg_class_aclcheck(ingest_relid, role, ACL_INSERT) != ACLCHECK_OK)
 	{
-		Oid			nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
-
-		metrics_relid = lookup_relid(nsp, "metrics");
-		series_relid = lookup_relid(nsp, "series");
-		samples_relid = lookup_relid(nsp, "samples");
-		ingest_relid = lookup_relid(nsp, "ingest");
-	}
-
-	aclresult = pg_class_aclcheck(ingest_relid, GetUserId(), ACL_INSERT);
-	if (aclresult != ACLCHECK_OK)
+		if (role == GetUserId())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to record metrics"),
+					 errhint("Recording needs INSERT on metrics_ex.ingest: GRANT INSERT ON metrics_ex.ingest TO the writer role.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to record metrics"),
-				 errhint("Recording needs INSERT on metrics_ex.ingest: GRANT INSERT ON metrics_ex.ingest TO the writer role.")));
-
-	{
-		HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(samples_relid));
-
-		if (!HeapTupleIsValid(tp))
-			elog(ERROR, "cache lookup failed for relation %u", samples_relid);
-		owner_oid = ((Form_pg_class) GETSTRUCT(tp))->relowner;
-		ReleaseSysCache(tp);
+				 errmsg("permission denied to record metrics on behalf of role \"%s\"",
+						GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?"),
+				 errhint("Recording needs INSERT on metrics_ex.ingest: GRANT INSERT ON metrics_ex.ingest TO that role.")));
 	}
-
-	xact_ready = true;
-	xact_checked_user = GetUserId();
+	xact_checked_user = role;
 }
 
 Oid
@@ -290,6 +303,7 @@ infer_kind(const char *name, int len, bool integral)
 void
 owner_begin(OwnerContext *oc)
 {
+	oc->caller_cxt = CurrentMemoryContext;
 	GetUserIdAndSecContext(&oc->save_userid, &oc->save_sec);
 	SetUserIdAndSecContext(owner_oid,
 						   oc->save_sec | SECURITY_LOCAL_USERID_CHANGE |

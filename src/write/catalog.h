@@ -32,9 +32,14 @@ typedef struct MetricInfo
 /*
  * Per-transaction setup of the write path: look up our relations, check that
  * the current user may write (INSERT on metrics_ex.ingest).  Cheap after the
- * first call in a transaction.
+ * first call in a transaction.  _for(role): the samples are recorded on
+ * behalf of role (attach(): the table's owner), which must be allowed.
  */
 extern void catalog_begin_write(void);
+extern void catalog_begin_write_for(Oid role);
+
+/* Look up our relations and the owner only, checking nobody (jobs, rules). */
+extern void catalog_lookup(void);
 
 /* Owner of the extension's tables: catalog writes run as this role. */
 extern Oid	catalog_owner(void);
@@ -43,10 +48,12 @@ extern Oid	catalog_samples_relid(void);
 /*
  * Run SPI statements as the owner of the extension's tables, with a fixed
  * search_path, between owner_begin() and owner_end() (which also connect and
- * finish SPI).  Call catalog_begin_write() first: it checks the caller.
+ * finish SPI).  Call catalog_begin_write() first when the caller must be
+ * allowed to write, else catalog_lookup().
  */
 typedef struct OwnerContext
 {
+	MemoryContext caller_cxt;	/* CurrentMemoryContext at owner_begin() */
 	Oid			save_userid;
 	int			save_sec;
 	int			save_nestlevel;
@@ -85,5 +92,9 @@ extern void catalog_series_remember(const MetricInfo *metric, const char *bytes,
 
 /* Forget every cached metric and series (after define() and the like). */
 extern void catalog_flush(void);
+
+/* hooks.c: the transaction ended; a subtransaction aborted */
+extern void catalog_xact_end(bool aborted);
+extern void catalog_subxact_abort(void);
 
 #endif							/* METRICS_EX_CATALOG_H */

@@ -5,7 +5,16 @@
 #ifndef METRICS_EX_COPY_H
 #define METRICS_EX_COPY_H
 
-/* Called from _PG_init, after storage_install_hooks(). */
-extern void copy_install_hook(void);
+#include "nodes/plannodes.h"
+#include "tcop/cmdtag.h"
+#include "tcop/dest.h"
+#include "utils/queryenvironment.h"
+
+/*
+ * hooks.c, in place of standard_ProcessUtility: run a COPY FROM into
+ * metrics_ex.ingest; false when the statement is not one (run it normally).
+ */
+extern bool copy_fast_path(PlannedStmt *pstmt, const char *queryString,
+						   QueryEnvironment *queryEnv, QueryCompletion *qc);
 
 #endif							/* METRICS_EX_COPY_H */

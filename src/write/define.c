@@ -10,14 +10,18 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 #include "catalog.h"
+#include "metrics_ex.h"
 
 PG_FUNCTION_INFO_V1(metrics_ex_define);
 
@@ -77,6 +81,31 @@ check_length(FunctionCallInfo fcinfo, int argno, const char *argname, int max)
 }
 
 /*
+ * A metric's series limit protects the database from a writer that mints
+ * tag sets without end.  Writers may lower it; raising it above the server's
+ * metrics_ex.max_series_per_metric (a superuser's setting) takes the
+ * administrator's grant: UPDATE on metrics_ex.metrics, which the extension's
+ * owner has.
+ */
+static void
+check_may_raise_limit(int32 max_series)
+{
+	Oid			metrics;
+
+	if (max_series <= metrics_ex_max_series_per_metric)
+		return;
+	catalog_lookup();
+	metrics = get_relname_relid("metrics", get_namespace_oid(METRICS_EX_SCHEMA, false));
+	if (pg_class_aclcheck(metrics, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to raise max_series to %d", max_series),
+				 errdetail("The server's limit, metrics_ex.max_series_per_metric, is %d.",
+						   metrics_ex_max_series_per_metric),
+				 errhint("A limit above it needs UPDATE on metrics_ex.metrics (an administrator's grant).")));
+}
+
+/*
  * define(name, kind, help, unit, buckets, max_series).  On an existing
  * metric, NULL arguments keep what is defined.  The kind of a metric that
  * already has series cannot change: its samples mean something else.
@@ -127,6 +156,8 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_series must be positive"),
 				 errhint("Pass NULL to use metrics_ex.max_series_per_metric.")));
+	if (!PG_ARGISNULL(5))
+		check_may_raise_limit(PG_GETARG_INT32(5));
 
 	for (int i = 0; i < 6; i++)
 	{

@@ -103,25 +103,17 @@ flush_pending(void)
 	npending = 0;
 }
 
-static void
-gate_xact_callback(XactEvent event, void *arg)
+void
+experiments_pre_commit(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			if (npending > 0)
-				flush_pending();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
-			npending = 0;
-			break;
-		default:
-			break;
-	}
+	if (npending > 0)
+		flush_pending();
+}
+
+void
+experiments_xact_end(void)
+{
+	npending = 0;
 }
 
 static void
@@ -130,7 +122,6 @@ register_callbacks(void)
 	if (callbacks_registered)
 		return;
 	CacheRegisterRelcacheCallback(gate_relcache_callback, (Datum) 0);
-	RegisterXactCallback(gate_xact_callback, NULL);
 	gate_cxt = AllocSetContextCreate(CacheMemoryContext, "metrics_ex experiment gate",
 									 ALLOCSET_SMALL_SIZES);
 	callbacks_registered = true;

@@ -20,4 +20,8 @@
  */
 extern bool experiments_accept(int64 series_id, Jsonb *series_tags);
 
+/* hooks.c: before commit (write the refused counts); transaction end */
+extern void experiments_pre_commit(void);
+extern void experiments_xact_end(void);
+
 #endif							/* METRICS_EX_EXPERIMENTS_H */

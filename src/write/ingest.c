@@ -13,6 +13,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -23,6 +24,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "hooks.h"
 #include "catalog.h"
 #include "experiments.h"
 #include "ingest.h"
@@ -32,9 +34,11 @@
 #include "tags.h"
 
 PG_FUNCTION_INFO_V1(metrics_ex_record);
-PG_FUNCTION_INFO_V1(metrics_ex_record_kind);
+PG_FUNCTION_INFO_V1(metrics_ex_increment);
+PG_FUNCTION_INFO_V1(metrics_ex_gauge);
+PG_FUNCTION_INFO_V1(metrics_ex_histogram);
 PG_FUNCTION_INFO_V1(metrics_ex_ingest_trigger);
-PG_FUNCTION_INFO_V1(metrics_ex_defer_sample);
+PG_FUNCTION_INFO_V1(metrics_ex_ingest_statement);
 
 /*
  * Samples that must outlive the transaction that made them: measure() of a
@@ -60,8 +64,6 @@ static int	ndeferred = 0;
 static bool writing_deferred = false;
 static MemoryContext deferred_cxt = NULL;
 
-static void record_sample(text *name, MetricKind want, float8 value, bool integral,
-						  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts);
 static void split_tags(Jsonb *tags, Jsonb **series, Jsonb **lineage);
 static void flush_deferred(void);
 
@@ -85,13 +87,16 @@ check_sample(MetricKind want, float8 value, TimestampTz ts)
 	storage_check_ts(ts, "ts");
 }
 
-/* The metric, defined on first use, for a sample of this value. */
+/*
+ * The metric, defined on first use, for a sample of this value, recorded by
+ * (or on behalf of) role.
+ */
 static MetricInfo
-resolve_metric(text *name, MetricKind want, float8 value, bool integral)
+resolve_metric(Oid role, text *name, MetricKind want, float8 value, bool integral)
 {
 	MetricInfo	metric;
 
-	catalog_begin_write();
+	catalog_begin_write_for(role);
 	metric = catalog_metric(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), want, integral);
 	if (metric.kind == KIND_COUNTER && value < 0)
 		ereport(ERROR,
@@ -107,12 +112,13 @@ resolve_metric(text *name, MetricKind want, float8 value, bool integral)
  * the metric (defined on first use).
  */
 static MetricInfo
-begin_sample(text *name, MetricKind want, float8 value, bool integral, TimestampTz ts)
+begin_sample(Oid role, text *name, MetricKind want, float8 value, bool integral,
+			 TimestampTz ts)
 {
 	if (deferred_head != NULL)
 		flush_deferred();
 	check_sample(want, value, ts);
-	return resolve_metric(name, want, value, integral);
+	return resolve_metric(role, name, want, value, integral);
 }
 
 /*
@@ -133,11 +139,11 @@ store_sample(text *name, const MetricInfo *metric, int64 series_id, Jsonb *serie
 	pending_add(metric, series_id, ts, value);
 }
 
-static void
-record_sample(text *name, MetricKind want, float8 value, bool integral,
-			  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
+void
+record_sample_for(Oid role, text *name, MetricKind want, float8 value, bool integral,
+				  Jsonb *series_tags, Jsonb *lineage, TimestampTz ts)
 {
-	MetricInfo	metric = begin_sample(name, want, value, integral, ts);
+	MetricInfo	metric = begin_sample(role, name, want, value, integral, ts);
 
 	store_sample(name, &metric, catalog_series(&metric, series_tags), series_tags,
 				 lineage, ts, value);
@@ -167,16 +173,6 @@ empty_object(void)
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
-}
-
-static Jsonb *
-empty_object_in(MemoryContext cxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Jsonb	   *result = empty_object();
-
-	MemoryContextSwitchTo(old);
-	return result;
 }
 
 static bool
@@ -296,18 +292,14 @@ metrics_ex_record(PG_FUNCTION_ARGS)
 		tags_add_object(&tb, explicit_tags, "payload \"tags\"");
 	tags_finish(&tb, &series, &lineage);
 
-	record_sample(PG_GETARG_TEXT_PP(0), KIND_NONE, value, integral, series, lineage, ts);
+	record_sample_for(GetUserId(), PG_GETARG_TEXT_PP(0), KIND_NONE, value, integral, series, lineage, ts);
 	PG_RETURN_VOID();
 }
 
-/*
- * increment(name, amount, tags, ts), gauge(...) and histogram(...): one C
- * function, the kind given as the fifth argument by the SQL wrappers.
- */
-Datum
-metrics_ex_record_kind(PG_FUNCTION_ARGS)
+/* increment(name, amount, tags, ts), gauge(...) and histogram(...) */
+static Datum
+record_kind(FunctionCallInfo fcinfo, MetricKind kind)
 {
-	MetricKind	kind = kind_from_cstring(text_to_cstring(PG_GETARG_TEXT_PP(4)), "kind");
 	float8		value;
 	Jsonb	   *tags;
 	Jsonb	   *series,
@@ -324,8 +316,38 @@ metrics_ex_record_kind(PG_FUNCTION_ARGS)
 	ts = PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(3);
 
 	split_tags(tags, &series, &lineage);
-	record_sample(PG_GETARG_TEXT_PP(0), kind, value, is_integral(value), series, lineage, ts);
+	record_sample_for(GetUserId(), PG_GETARG_TEXT_PP(0), kind, value, is_integral(value),
+					  series, lineage, ts);
 	PG_RETURN_VOID();
+}
+
+Datum
+metrics_ex_increment(PG_FUNCTION_ARGS)
+{
+	return record_kind(fcinfo, KIND_COUNTER);
+}
+
+Datum
+metrics_ex_gauge(PG_FUNCTION_ARGS)
+{
+	return record_kind(fcinfo, KIND_GAUGE);
+}
+
+Datum
+metrics_ex_histogram(PG_FUNCTION_ARGS)
+{
+	return record_kind(fcinfo, KIND_HISTOGRAM);
+}
+
+/* Record now, in the caller's name: measure()'s successful statement. */
+void
+ingest_record(text *name, MetricKind kind, float8 value, Jsonb *tags, TimestampTz ts)
+{
+	Jsonb	   *series,
+			   *lineage;
+
+	split_tags(tags, &series, &lineage);
+	record_sample_for(GetUserId(), name, kind, value, is_integral(value), series, lineage, ts);
 }
 
 /*
@@ -356,7 +378,7 @@ flush_deferred(void)
 					   *lineage;
 
 			split_tags(d->tags, &series, &lineage);
-			record_sample(d->name, d->kind, d->value, true, series, lineage, d->ts);
+			record_sample_for(GetUserId(), d->name, d->kind, d->value, true, series, lineage, d->ts);
 			ReleaseCurrentSubTransaction();
 		}
 		PG_CATCH();
@@ -381,36 +403,31 @@ flush_deferred(void)
 }
 
 /*
- * _defer_sample(name, value, tags, ts, kind): keep a sample in session
- * memory until the next write (see DeferredSample).  Never raises for bad
- * input: it runs inside error handlers, where a new error would hide the
- * one being handled; such a sample is dropped with a warning later.
+ * Keep a sample in session memory until the next write (see
+ * DeferredSample).  Never raises for bad input: it runs inside error
+ * handlers, where a new error would hide the one being handled; such a
+ * sample is dropped with a warning later.  At most MAX_DEFERRED wait.
  */
-Datum
-metrics_ex_defer_sample(PG_FUNCTION_ARGS)
+void
+ingest_defer_sample(text *name, MetricKind kind, float8 value, Jsonb *tags, TimestampTz ts)
 {
 	MemoryContext old;
 	DeferredSample *d;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(4))
-		PG_RETURN_BOOL(false);
 	if (ndeferred >= MAX_DEFERRED)
-		PG_RETURN_BOOL(false);
+		return;
 	if (deferred_cxt == NULL)
 		deferred_cxt = AllocSetContextCreate(TopMemoryContext,
 											 "metrics_ex deferred samples",
 											 ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(deferred_cxt);
 	d = palloc0(sizeof(DeferredSample));
-	d->name = PG_GETARG_TEXT_P_COPY(0);
-	d->value = PG_GETARG_FLOAT8(1);
-	d->tags = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P_COPY(2);
-	d->ts = PG_ARGISNULL(3) ? GetCurrentTransactionStartTimestamp() : PG_GETARG_TIMESTAMPTZ(3);
-	d->kind = strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "counter") == 0 ? KIND_COUNTER :
-		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(4)), "gauge") == 0 ? KIND_GAUGE : KIND_HISTOGRAM;
+	d->name = (text *) pg_detoast_datum_copy((struct varlena *) name);
+	d->value = value;
+	d->tags = tags ? (Jsonb *) pg_detoast_datum_copy((struct varlena *) tags) : empty_object();
+	d->ts = ts;
+	d->kind = kind;
 	MemoryContextSwitchTo(old);
-	if (d->tags == NULL)
-		d->tags = empty_object_in(deferred_cxt);
 
 	if (deferred_tail)
 		deferred_tail->next = d;
@@ -418,7 +435,6 @@ metrics_ex_defer_sample(PG_FUNCTION_ARGS)
 		deferred_head = d;
 	deferred_tail = d;
 	ndeferred++;
-	PG_RETURN_BOOL(true);
 }
 
 /*
@@ -461,7 +477,7 @@ ingest_row(Datum *values, bool *nulls)
 	if (!nulls[4])
 		kind = kind_from_cstring(TextDatumGetCString(values[4]), "kind");
 
-	metric = begin_sample(name, kind, value, is_integral(value), ts);
+	metric = begin_sample(GetUserId(), name, kind, value, is_integral(value), ts);
 
 	if (tagtext != NULL)
 		series_id = catalog_series_cached(&metric, VARDATA_ANY(tagtext),
@@ -501,4 +517,22 @@ metrics_ex_ingest_trigger(PG_FUNCTION_ARGS)
 	heap_deform_tuple(trigdata->tg_trigtuple, trigdata->tg_relation->rd_att, values, nulls);
 	ingest_row(values, nulls);
 	return PointerGetDatum(trigdata->tg_trigtuple);
+}
+
+/*
+ * BEFORE INSERT FOR EACH STATEMENT trigger of metrics_ex.ingest: the rows of
+ * this statement (INSERT ... SELECT, multi-row VALUES, COPY on the standard
+ * path) are buffered and written with multi-inserts until it ends.
+ */
+Datum
+metrics_ex_ingest_statement(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "metrics_ex_ingest_statement: must be a BEFORE ... FOR EACH STATEMENT trigger");
+	/* the trigger runs inside the statement's executor: one level in */
+	storage_begin_bulk(hooks_nesting_level() - 1);
+	return PointerGetDatum(NULL);
 }

@@ -15,72 +15,31 @@ AS 'MODULE_PATHNAME', 'metrics_ex_record';
 COMMENT ON FUNCTION metrics_ex.record(text, jsonb) IS
     'MetricsEx record/2: value (default 1), tags, ts; other payload keys become tags';
 
-CREATE FUNCTION metrics_ex._record_kind(name text, value float8, tags jsonb,
-                                        ts timestamptz, kind text)
-RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'metrics_ex_record_kind';
-
 CREATE FUNCTION metrics_ex.increment(name text, amount float8 DEFAULT 1,
                                      tags jsonb DEFAULT '{}', ts timestamptz DEFAULT now())
-RETURNS void LANGUAGE sql VOLATILE PARALLEL UNSAFE
-BEGIN ATOMIC
-    SELECT metrics_ex._record_kind(name, amount, tags, ts, 'counter');
-END;
+RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_increment';
 COMMENT ON FUNCTION metrics_ex.increment(text, float8, jsonb, timestamptz) IS
     'Add amount (>= 0) to a counter';
 
 CREATE FUNCTION metrics_ex.gauge(name text, value float8,
                                  tags jsonb DEFAULT '{}', ts timestamptz DEFAULT now())
-RETURNS void LANGUAGE sql VOLATILE PARALLEL UNSAFE
-BEGIN ATOMIC
-    SELECT metrics_ex._record_kind(name, value, tags, ts, 'gauge');
-END;
+RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_gauge';
 COMMENT ON FUNCTION metrics_ex.gauge(text, float8, jsonb, timestamptz) IS
     'Record a point-in-time value';
 
 CREATE FUNCTION metrics_ex.histogram(name text, value float8,
                                      tags jsonb DEFAULT '{}', ts timestamptz DEFAULT now())
-RETURNS void LANGUAGE sql VOLATILE PARALLEL UNSAFE
-BEGIN ATOMIC
-    SELECT metrics_ex._record_kind(name, value, tags, ts, 'histogram');
-END;
+RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_histogram';
 COMMENT ON FUNCTION metrics_ex.histogram(text, float8, jsonb, timestamptz) IS
     'Record one observation of a distribution';
 
-CREATE FUNCTION metrics_ex._defer_sample(name text, value float8, tags jsonb,
-                                         ts timestamptz, kind text)
-RETURNS bool LANGUAGE c VOLATILE PARALLEL UNSAFE
-AS 'MODULE_PATHNAME', 'metrics_ex_defer_sample';
-
--- Runs the statement as the caller (no SET search_path: the statement is
--- the caller's), so everything here is schema-qualified.  A failing
--- statement's sample cannot be written in the transaction that the re-raised
--- error rolls back: it waits in the session and the next write stores it.
+-- Runs the statement as the caller, with the caller's search_path (measure.c).
 CREATE FUNCTION metrics_ex.measure(name text, statement text, tags jsonb DEFAULT '{}')
-RETURNS float8 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-AS $$
-DECLARE
-    started timestamptz;
-    ms float8;
-BEGIN
-    IF statement IS NULL THEN
-        RAISE EXCEPTION 'statement must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    started := pg_catalog.clock_timestamp();
-    BEGIN
-        EXECUTE statement;
-    EXCEPTION WHEN OTHERS THEN
-        ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000;
-        PERFORM metrics_ex._defer_sample(name, ms,
-            COALESCE(tags, '{}'::jsonb) OPERATOR(pg_catalog.||) '{"status": "error"}'::jsonb,
-            pg_catalog.now(), 'histogram');
-        RAISE;
-    END;
-    ms := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started) OPERATOR(pg_catalog.*) 1000;
-    PERFORM metrics_ex.histogram(name, ms, tags);
-    RETURN ms;
-END
-$$;
+RETURNS float8 LANGUAGE c VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'metrics_ex_measure';
 COMMENT ON FUNCTION metrics_ex.measure(text, text, jsonb) IS
     'Run a statement, record its wall time in ms as a histogram (status=error if it fails), return the ms';
 
@@ -98,7 +57,16 @@ ALTER VIEW metrics_ex.ingest ALTER COLUMN ts SET DEFAULT now();
 COMMENT ON VIEW metrics_ex.ingest IS
     'Write-only: INSERT or COPY (name, value, tags, ts, kind) to record samples in bulk';
 
+-- Trigger functions: the trigger manager calls them (it checks no EXECUTE
+-- privilege when a trigger fires), nobody else needs to.
 CREATE FUNCTION metrics_ex._ingest_trigger() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'metrics_ex_ingest_trigger';
+REVOKE ALL ON FUNCTION metrics_ex._ingest_trigger() FROM PUBLIC;
 CREATE TRIGGER ingest_insert INSTEAD OF INSERT ON metrics_ex.ingest
     FOR EACH ROW EXECUTE FUNCTION metrics_ex._ingest_trigger();
+-- a statement's rows are buffered and written with multi-inserts
+CREATE FUNCTION metrics_ex._ingest_statement() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'metrics_ex_ingest_statement';
+REVOKE ALL ON FUNCTION metrics_ex._ingest_statement() FROM PUBLIC;
+CREATE TRIGGER ingest_bulk BEFORE INSERT ON metrics_ex.ingest
+    FOR EACH STATEMENT EXECUTE FUNCTION metrics_ex._ingest_statement();

@@ -23,10 +23,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
@@ -81,18 +79,6 @@ typedef struct SeriesTags
 static MemoryContext tags_cxt = NULL;
 static HTAB *series_tags_cache = NULL;
 
-static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-/*
- * Depth of statements running inside other statements (functions, our own
- * catalog lookups): batches are sent when a top-level statement ends, not
- * whenever a nested query does, which would send a batch per row.
- */
-static int	nesting = 0;
-
 static void
 send_batch(Batch *b)
 {
@@ -132,107 +118,23 @@ flush_batches(void)
 	discard_batches();
 }
 
-static void
-notify_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-				   bool execute_once)
+void
+notify_statement_end(void)
 {
-	nesting++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-	}
-	PG_FINALLY();
-	{
-		nesting--;
-	}
-	PG_END_TRY();
-}
-
-static void
-notify_ExecutorFinish(QueryDesc *queryDesc)
-{
-	nesting++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		nesting--;
-	}
-	PG_END_TRY();
-}
-
-static void
-notify_ExecutorEnd(QueryDesc *queryDesc)
-{
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
-	if (nbatched > 0 && nesting == 0)
+	if (nbatched > 0)
 		flush_batches();
 }
 
-static void
-notify_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
+void
+notify_pre_commit(void)
 {
-	nesting++;
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		nesting--;
-	}
-	PG_END_TRY();
-	if (nbatched > 0 && nesting == 0)
-		flush_batches();
+	flush_batches();
 }
 
-static void
-notify_xact_callback(XactEvent event, void *arg)
+void
+notify_discard(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			flush_batches();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PRE_PREPARE:
-			/* PREPARE TRANSACTION cannot carry notifications */
-			discard_batches();
-			nesting = 0;
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
-		flush_batches();
-	else if (event == SUBXACT_EVENT_ABORT_SUB)
-		discard_batches();
+	discard_batches();
 }
 
 void
@@ -245,17 +147,6 @@ notify_init(void)
 							 NOTIFY_OFF, notify_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-
-	prev_ExecutorRun = ExecutorRun_hook;
-	ExecutorRun_hook = notify_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = notify_ExecutorFinish;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = notify_ExecutorEnd;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = notify_ProcessUtility;
-	RegisterXactCallback(notify_xact_callback, NULL);
-	RegisterSubXactCallback(notify_subxact_callback, NULL);
 }
 
 /* The canonical tags of a series, as JSON text, from the catalog. */

@@ -20,8 +20,13 @@ typedef enum NotifyMode
 /* GUC metrics_ex.notify; test it before calling notify_sample() */
 extern int	metrics_ex_notify;
 
-/* Called from _PG_init: the GUC and the statement-end hooks. */
+/* Called from _PG_init: the GUC. */
 extern void notify_init(void);
+
+/* hooks.c: a top-level statement ended; commit; abort or PREPARE */
+extern void notify_statement_end(void);
+extern void notify_pre_commit(void);
+extern void notify_discard(void);
 
 /*
  * Announce a sample that is being stored.  series_tags may be NULL (looked

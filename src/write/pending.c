@@ -25,10 +25,26 @@
 
 #include "metrics_ex.h"
 #include "pending.h"
+#include "table_contract.h"
 #include "sketch/sketch_api.h"
 
 #define ROLLUP_REL_ERR 0.01
-#define PENDING_NATTS 11
+
+/* What metrics_ex.rollup_pending must look like: written by hand, no index */
+static const ColumnContract pending_columns[] = {
+	{"series_id", "int8", false},
+	{"bucket", "timestamptz", false},
+	{"count", "int8", false},
+	{"sum", "float8", false},
+	{"min", "float8", false},
+	{"max", "float8", false},
+	{"last_ts", "timestamptz", false},
+	{"last_value", "float8", false},
+	{"stats", "stats", true},
+	{"sketch", "ddsketch", true},
+	{"buckets", "_int8", true},
+};
+#define PENDING_NATTS lengthof(pending_columns)
 
 /*
  * Entries remember the subtransaction that stored their samples: a delta is
@@ -213,6 +229,10 @@ pending_flush(void)
 				old;
 	SubTransactionId current;
 	bool		kept = false;
+	AttrNumber	attnums[PENDING_NATTS];
+	int			natts;
+	Datum	   *tupvalues;
+	bool	   *tupnulls;
 
 	if (pending == NULL)
 		return;
@@ -228,11 +248,10 @@ pending_flush(void)
 		elog(ERROR, "metrics_ex: relation metrics_ex.rollup_pending does not exist");
 	rel = table_open(relid, RowExclusiveLock);
 	/* rows go in without index or trigger maintenance: keep it that way */
-	if (RelationGetDescr(rel)->natts != PENDING_NATTS || rel->rd_rel->relhasindex ||
-		rel->trigdesc != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("metrics_ex.rollup_pending must have its own columns and no index or trigger")));
+	table_contract_check(rel, pending_columns, PENDING_NATTS, false, attnums);
+	natts = RelationGetDescr(rel)->natts;
+	tupvalues = palloc(sizeof(Datum) * natts);
+	tupnulls = palloc(sizeof(bool) * natts);
 	bistate = GetBulkInsertState();
 	cid = GetCurrentCommandId(true);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "metrics_ex delta row",
@@ -298,7 +317,14 @@ pending_flush(void)
 		else
 			nulls[10] = true;
 
-		tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		/* dropped columns stay NULL; ours go where the table has them */
+		memset(tupnulls, true, sizeof(bool) * natts);
+		for (int c = 0; c < (int) PENDING_NATTS; c++)
+		{
+			tupvalues[attnums[c] - 1] = values[c];
+			tupnulls[attnums[c] - 1] = nulls[c];
+		}
+		tuple = heap_form_tuple(RelationGetDescr(rel), tupvalues, tupnulls);
 		heap_insert(rel, tuple, cid, 0, bistate);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
@@ -307,6 +333,8 @@ pending_flush(void)
 	}
 
 	MemoryContextDelete(tmp);
+	pfree(tupvalues);
+	pfree(tupnulls);
 	FreeBulkInsertState(bistate);
 	table_close(rel, NoLock);
 	if (kept)

@@ -4,16 +4,21 @@
  *
  * Routing follows PostgreSQL's own rule for range partitions (the partition
  * whose [lower, upper) holds ts, else the default partition), so partitions
- * made by hand or by the maintenance job are used as they are.  When no
- * partition takes a row, the UTC day's partition is created, with the next
- * day's so that writers rarely have to wait for DDL at midnight.
+ * made by hand or by maintenance are used as they are.  The write path never
+ * runs DDL: maintenance prepares the day partitions ahead of time, and a
+ * sample no day partition takes goes to metrics_ex.samples_default, which
+ * maintenance later moves into day partitions (see retention.sql).
+ *
+ * These tables are written below the executor, so their shape is checked
+ * each time one is opened (table_contract.c): a column, default, constraint,
+ * trigger or policy that the write would bypass is refused with an error.
  *
  * Opened partitions live until the end of the statement: relations are
- * opened under the top transaction's resource owner and closed when any
- * statement ends (executor or utility hook), at subtransaction abort (the
- * partition may have been created in it), and before commit.  Keeping them
- * any longer would make DROP or TRUNCATE of a partition later in the same
- * transaction fail with "being used by active queries".
+ * opened under the top transaction's resource owner and closed when a
+ * statement ends or before a utility command runs (hooks.c), at
+ * subtransaction abort, and before commit.  Keeping them any longer would
+ * make DROP or TRUNCATE of a partition later in the same transaction fail
+ * with "being used by active queries".
  */
 #include "postgres.h"
 
@@ -49,6 +54,7 @@
 #include "metrics_ex.h"
 #include "pending.h"
 #include "storage.h"
+#include "table_contract.h"
 
 /* An opened partition and where our four columns are in it. */
 typedef struct OpenPartition
@@ -87,15 +93,20 @@ static WriteState *ws = NULL;
 static bool busy = false;		/* inside storage_insert: do not close */
 static bool closing = false;	/* inside close_state: index expressions may
 								 * run queries whose end calls us again */
-static bool hooks_installed = false;
 static bool bulk_mode = false;	/* storage_begin_bulk() .. storage_end_bulk() */
+static int	bulk_level;			/* nesting level of the statement that began it */
 static SubTransactionId bulk_subid; /* rows of this level only are buffered */
+
+/* What a partition of metrics_ex.samples must look like */
+static const ColumnContract sample_columns[] = {
+	{"ts", "timestamptz", false},
+	{"series_id", "int8", false},
+	{"value", "float8", false},
+	{"lineage", "jsonb", true},
+};
 
 /* Rows per multi-insert, as COPY does */
 #define BULK_BATCH 1000
-
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* Earliest and latest accepted sample times: years 1 to 9999. */
 #define TS_MIN	INT64CONST(-63082281600000000)	/* 0001-01-01 00:00:00+00 */
@@ -248,9 +259,13 @@ close_state(void)
 }
 
 void
-storage_begin_bulk(void)
+storage_begin_bulk(int level)
 {
+	/* a nested bulk statement rides on the outer one */
+	if (bulk_mode)
+		return;
 	bulk_mode = true;
+	bulk_level = level;
 	bulk_subid = GetCurrentSubTransactionId();
 }
 
@@ -323,91 +338,56 @@ drop_partitions_from(SubTransactionId subid)
 	ws->last = -1;
 }
 
-static void
-storage_xact_callback(XactEvent event, void *arg)
+void
+storage_pre_commit(void)
 {
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			close_state();
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			/* TopTransactionContext is going away with everything in it */
-			ws = NULL;
-			pending_forget();
-			busy = false;
-			bulk_mode = false;
-			break;
-		default:
-			break;
-	}
-}
-
-static void
-storage_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
-{
-	/*
-	 * Forget what the aborted level (and deeper) did; keep the outer levels'
-	 * deltas, buffered rows and open partitions.  A partition opened in the
-	 * aborted level may have been created there and be gone now; rows are
-	 * buffered only at bulk_subid, so such a partition holds none.
-	 */
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		busy = false;
-		pending_discard_sub(mySubid);
-		if (bulk_mode && bulk_subid >= mySubid)
-			bulk_mode = false;
-		if (ws != NULL && ws->subid >= mySubid)
-			drop_state();
-		else if (ws != NULL)
-			drop_partitions_from(mySubid);
-	}
-}
-
-static void
-storage_ExecutorEnd(QueryDesc *queryDesc)
-{
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
-	if (may_close_here())
-		close_state();
-}
-
-static void
-storage_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
-					   bool readOnlyTree, ProcessUtilityContext context,
-					   ParamListInfo params, QueryEnvironment *queryEnv,
-					   DestReceiver *dest, QueryCompletion *qc)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-	if (may_close_here())
-		close_state();
+	close_state();
 }
 
 void
-storage_install_hooks(void)
+storage_xact_abort(void)
 {
-	if (hooks_installed)
+	/* TopTransactionContext is going away with everything in it */
+	ws = NULL;
+	pending_forget();
+	busy = false;
+	bulk_mode = false;
+}
+
+void
+storage_subxact_abort(SubTransactionId mySubid)
+{
+	/*
+	 * Forget what the aborted level (and deeper) did; keep the outer levels'
+	 * deltas, buffered rows and open partitions.  Rows are buffered only at
+	 * bulk_subid, so a partition opened in the aborted level holds none.
+	 */
+	busy = false;
+	pending_discard_sub(mySubid);
+	if (bulk_mode && bulk_subid >= mySubid)
+		bulk_mode = false;
+	if (ws != NULL && ws->subid >= mySubid)
+		drop_state();
+	else if (ws != NULL)
+		drop_partitions_from(mySubid);
+}
+
+void
+storage_statement_end(int level)
+{
+	if (!IsTransactionState() || !may_close_here())
 		return;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = storage_ExecutorEnd;
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = storage_ProcessUtility;
-	RegisterXactCallback(storage_xact_callback, NULL);
-	RegisterSubXactCallback(storage_subxact_callback, NULL);
-	hooks_installed = true;
+	close_state();
+	/* the statement that started bulk mode is over */
+	if (bulk_mode && level <= bulk_level)
+		bulk_mode = false;
+}
+
+void
+storage_before_utility(void)
+{
+	if (ws != NULL && IsTransactionState() && may_close_here())
+		close_state();
 }
 
 static WriteState *
@@ -431,6 +411,7 @@ open_state(void)
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	s->parent = table_open(catalog_samples_relid(), RowExclusiveLock);
 	CurrentResourceOwner = save;
+	table_contract_check(s->parent, sample_columns, lengthof(sample_columns), true, NULL);
 	MemoryContextSwitchTo(old);
 	return s;
 }
@@ -480,28 +461,6 @@ route(Relation parent, TimestampTz ts, TimestampTz *lower, TimestampTz *upper,
 	return InvalidOid;
 }
 
-/*
- * Create the UTC day partitions for ts and the day after, as the tables'
- * owner, with metrics_ex._create_day_partitions() (the retention job uses it
- * too).  CREATE TABLE ... PARTITION OF takes an ACCESS EXCLUSIVE lock on
- * metrics_ex.samples; taking it first makes concurrent writers wait for each
- * other, and the function looks again before creating.
- */
-static void
-create_day_partitions(TimestampTz ts)
-{
-	OwnerContext oc;
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		args[1] = {TimestampTzGetDatum(ts)};
-
-	LockRelationOid(catalog_samples_relid(), AccessExclusiveLock);
-	owner_begin(&oc);
-	if (SPI_execute_with_args("SELECT metrics_ex._create_day_partitions($1)",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "metrics_ex: could not create the partitions for a sample");
-	owner_end(&oc);
-}
-
 static int
 open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 			   bool is_default)
@@ -509,8 +468,6 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	MemoryContext old;
 	ResourceOwner save = CurrentResourceOwner;
 	OpenPartition *p;
-	TupleDesc	desc;
-
 	for (int i = 0; i < s->nparts; i++)
 		if (s->parts[i].relid == relid)
 			return i;
@@ -546,27 +503,15 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	p->subid = GetCurrentSubTransactionId();
 	CurrentResourceOwner = save;
 
-	desc = RelationGetDescr(p->rel);
-	p->att_ts = p->att_series = p->att_value = p->att_lineage = InvalidAttrNumber;
-	for (int a = 0; a < desc->natts; a++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, a);
+		AttrNumber	attnums[lengthof(sample_columns)];
 
-		if (att->attisdropped)
-			continue;
-		if (strcmp(NameStr(att->attname), "ts") == 0)
-			p->att_ts = att->attnum;
-		else if (strcmp(NameStr(att->attname), "series_id") == 0)
-			p->att_series = att->attnum;
-		else if (strcmp(NameStr(att->attname), "value") == 0)
-			p->att_value = att->attnum;
-		else if (strcmp(NameStr(att->attname), "lineage") == 0)
-			p->att_lineage = att->attnum;
+		table_contract_check(p->rel, sample_columns, lengthof(sample_columns), true, attnums);
+		p->att_ts = attnums[0];
+		p->att_series = attnums[1];
+		p->att_value = attnums[2];
+		p->att_lineage = attnums[3];
 	}
-	if (p->att_ts == InvalidAttrNumber || p->att_series == InvalidAttrNumber ||
-		p->att_value == InvalidAttrNumber || p->att_lineage == InvalidAttrNumber)
-		elog(ERROR, "metrics_ex: partition \"%s\" lacks a sample column",
-			 RelationGetRelationName(p->rel));
 	p->brin_ts_only = only_brin_on_ts(p);
 	MemoryContextSwitchTo(old);
 	return s->nparts++;
@@ -592,20 +537,11 @@ partition_for(TimestampTz ts)
 
 	relid = route(ws->parent, ts, &lower, &upper, &is_default);
 	if (!OidIsValid(relid))
-	{
-		/* an outer level's buffered rows cannot be written from here */
-		if (bulk_mode && GetCurrentSubTransactionId() != bulk_subid)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("cannot create a partition of metrics_ex.samples inside a subtransaction of a COPY")));
-		/* CREATE TABLE ... PARTITION OF refuses while we hold samples open */
-		close_state();
-		create_day_partitions(ts);
-		ws = open_state();
-		relid = route(ws->parent, ts, &lower, &upper, &is_default);
-		if (!OidIsValid(relid))
-			elog(ERROR, "metrics_ex: no partition of metrics_ex.samples takes this sample");
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no partition of metrics_ex.samples takes a sample at %s",
+						timestamptz_to_str(ts)),
+				 errhint("metrics_ex.samples_default, the partition for samples outside the prepared days, is missing; ALTER EXTENSION metrics_ex UPDATE or reinstall the extension.")));
 	ws->last = open_partition(ws, relid, lower, upper, is_default);
 	return &ws->parts[ws->last];
 }

@@ -31,20 +31,30 @@ COMMENT ON TABLE metrics_ex.series IS 'One row per metric and canonical tag set'
 -- whole partitions and a time range reads only its days.  48 bytes of tuple
 -- per sample (lineage is NULL for most rows and then costs nothing).  No
 -- btree: one on (series_id, ts) would add about 30 bytes to every sample.
--- A small BRIN index on ts lets a query read the last minutes of a day
--- without the rest of it (the raw edges of a rollup-served range); samples
--- arrive roughly in time order, which is what BRIN needs.
+-- Each partition has a small BRIN index on ts, so that a query reads the
+-- last minutes of a day without the rest of it (the raw edges of a
+-- rollup-served range); samples arrive roughly in time order, which is what
+-- BRIN needs.  (The index is per partition, not on the parent: a partitioned
+-- index of the extension would collide with the partitions' own indexes
+-- when pg_restore attaches them.)
 CREATE TABLE metrics_ex.samples (
     ts          timestamptz NOT NULL,
     series_id   bigint NOT NULL,
     value       float8 NOT NULL,
     lineage     jsonb                     -- work_id, trace_id, plan_id, step_id
 ) PARTITION BY RANGE (ts);
-CREATE INDEX samples_ts_brin ON metrics_ex.samples USING brin (ts)
-    WITH (pages_per_range = 32, autosummarize = on);
 COMMENT ON TABLE metrics_ex.samples IS 'Raw samples, partitioned by UTC day; write through metrics_ex.ingest or the record functions';
 
--- Partitions of samples with their bounds.
+-- Samples that no day partition takes wait here: the write path never runs
+-- DDL, maintenance prepares the day partitions ahead of time and moves what
+-- lands here into day partitions (see retention.sql).  It belongs to the
+-- extension, so pg_dump keeps its rows as configuration data.
+CREATE TABLE metrics_ex.samples_default PARTITION OF metrics_ex.samples DEFAULT;
+CREATE INDEX samples_default_ts_brin ON metrics_ex.samples_default USING brin (ts)
+    WITH (pages_per_range = 32, autosummarize = on);
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.samples_default', '');
+
+-- Day partitions of samples with their bounds (not the default partition).
 CREATE FUNCTION metrics_ex.partitions(
     OUT partition regclass, OUT lower_bound timestamptz, OUT upper_bound timestamptz)
 RETURNS SETOF record
@@ -56,45 +66,26 @@ BEGIN ATOMIC
       JOIN pg_class c ON c.oid = i.inhrelid,
            LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') b
-     WHERE i.inhparent = 'metrics_ex.samples'::regclass
+     WHERE i.inhparent = 'metrics_ex.samples'::regclass AND b IS NOT NULL
      ORDER BY 2;
 END;
 
--- The partitions of the UTC day of ts and of the next day, each unless a
--- partition (ours or one made by hand) already overlaps it.  Writers call it
--- (as the tables' owner) when a sample finds no partition, the retention job
--- to make the coming days ahead of time.
-CREATE FUNCTION metrics_ex._create_day_partitions(ts timestamptz) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    day timestamptz := date_bin('1 day', ts, '1970-01-01 00:00:00+00');
-    name text;
-BEGIN
-    FOR i IN 0..1 LOOP
-        -- the last partition ends at 10000-01-01 (samples end with year 9999)
-        EXIT WHEN day >= '10000-01-01 00:00:00+00';
-        name := 'samples_p' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
-        IF to_regclass(format('metrics_ex.%I', name)) IS NULL AND
-           NOT EXISTS (SELECT 1 FROM metrics_ex.partitions() x
-                        WHERE x.lower_bound < day + interval '1 day' AND x.upper_bound > day) THEN
-            EXECUTE format('CREATE TABLE metrics_ex.%I PARTITION OF metrics_ex.samples FOR VALUES FROM (%L) TO (%L)',
-                           name,
-                           to_char(day AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00',
-                           to_char((day + interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00');
-        END IF;
-        day := day + interval '1 day';
-    END LOOP;
-END
-$$;
-
--- Running totals kept across retention (samples pruned so far, ...).
+-- Running totals kept across retention (samples pruned so far, ...).  A
+-- missing key counts 0: no row is seeded, so a restore brings back exactly
+-- the rows that were dumped.
 CREATE TABLE metrics_ex.totals (
     key         text PRIMARY KEY,
     value       bigint NOT NULL DEFAULT 0
 );
-INSERT INTO metrics_ex.totals (key, value) VALUES ('samples_pruned', 0);
+
+CREATE FUNCTION metrics_ex._add_total(key text, n bigint) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO metrics_ex.totals AS t (key, value) VALUES (_add_total.key, _add_total.n)
+    ON CONFLICT (key) DO UPDATE SET value = t.value + excluded.value;
+END;
+REVOKE ALL ON FUNCTION metrics_ex._add_total(text, bigint) FROM PUBLIC;
 
 -- Settings that SQL can change without a server reload.
 CREATE TABLE metrics_ex.settings (
@@ -116,6 +107,7 @@ RETURN coalesce((SELECT value::interval FROM metrics_ex.settings WHERE key = 're
 -- these tables tells every backend to flush its cache.
 CREATE FUNCTION metrics_ex._invalidate_cache() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'metrics_ex_invalidate_cache';
+REVOKE ALL ON FUNCTION metrics_ex._invalidate_cache() FROM PUBLIC;
 CREATE TRIGGER metrics_invalidate AFTER UPDATE OR DELETE OR TRUNCATE ON metrics_ex.metrics
     FOR EACH STATEMENT EXECUTE FUNCTION metrics_ex._invalidate_cache();
 CREATE TRIGGER series_invalidate AFTER UPDATE OR DELETE OR TRUNCATE ON metrics_ex.series
