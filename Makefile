@@ -14,6 +14,7 @@ SQL_FILES = \
 	src/write/storage.sql \
 	src/write/ingest.sql \
 	src/read/points.sql \
+	src/sketch/fsum.sql \
 	src/sketch/stats.sql \
 	src/sketch/tdigest.sql \
 	src/sketch/ddsketch.sql \

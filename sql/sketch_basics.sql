@@ -79,7 +79,8 @@ FROM (SELECT metrics_ex.tdigest(v, 200) t FROM sk_small
       UNION ALL SELECT metrics_ex.tdigest(v, 20) FROM sk_small) t;
 
 -- Values at both ends of the float8 range: sums overflow (summary shows
--- null, the state still reads back), estimates stay finite and in range.
+-- null, the state still reads back), estimates stay finite and in range;
+-- the stats mean stays finite (about 0) and m2 is Infinity.
 CREATE TABLE sk_huge AS
 SELECT 1.797e308::float8 * (x % 2 * 2 - 1) AS v FROM generate_series(1, 1000) x;
 SELECT metrics_ex.quantiles(metrics_ex.ddsketch(v), '{0,0.5,0.7,1}') AS dd,

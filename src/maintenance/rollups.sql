@@ -112,7 +112,7 @@ RETURN CASE WHEN stats IS NULL
 -- The SQL of one level's merge: states of rows "src" grouped by bucket.
 CREATE FUNCTION metrics_ex._merge_select_sql(src text, bucket_sql text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN format($f$SELECT series_id, %s AS bucket, sum(count)::bigint AS count, sum(sum) AS sum,
+RETURN format($f$SELECT series_id, %s AS bucket, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
        min(min) AS min, max(max) AS max, max(last_ts) AS last_ts,
        (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
        CASE WHEN sum(count) = 1 AND bool_and(stats IS NULL) THEN NULL
@@ -126,7 +126,7 @@ CREATE FUNCTION metrics_ex._merge_upsert_sql(target text, src text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN format($f$INSERT INTO metrics_ex.%I AS r SELECT * FROM %s
     ON CONFLICT (series_id, bucket) DO UPDATE SET
-        count = r.count + excluded.count, sum = r.sum + excluded.sum,
+        count = r.count + excluded.count, sum = metrics_ex.fadd(r.sum, excluded.sum),
         min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
         last_ts = greatest(r.last_ts, excluded.last_ts),
         last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
@@ -140,6 +140,8 @@ RETURN format($f$INSERT INTO metrics_ex.%I AS r SELECT * FROM %s
 
 -- Merge the pending deltas into minute, hour and day rollups and the totals,
 -- in one statement.  Deltas that arrive meanwhile wait for the next run.
+-- Sums add up with fsum()/fadd(): one beyond the float8 range becomes
+-- +-Infinity (or NaN) instead of failing every later run.
 CREATE FUNCTION metrics_ex.materialize() RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -157,7 +159,7 @@ BEGIN
     ), by_hour AS (%s
     ), by_day AS (%s
     ), by_series AS (
-        SELECT series_id, sum(count)::bigint AS count, sum(sum) AS sum,
+        SELECT series_id, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
                max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
                metrics_ex.bucket_counts(buckets) AS buckets
           FROM by_day GROUP BY 1
@@ -167,7 +169,7 @@ BEGIN
     ), t AS (
         INSERT INTO metrics_ex.series_totals AS r SELECT * FROM by_series
         ON CONFLICT (series_id) DO UPDATE SET
-            count = r.count + excluded.count, sum = r.sum + excluded.sum,
+            count = r.count + excluded.count, sum = metrics_ex.fadd(r.sum, excluded.sum),
             last_ts = greatest(r.last_ts, excluded.last_ts),
             last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
             buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)

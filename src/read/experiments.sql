@@ -246,6 +246,8 @@ $$;
 --                                              failure_rate, sla_99, sla_999, sla_9999
 --   tokens       tokens_prompt, tokens_completion, tokens_total (else prompt + completion)
 --   summary      every sample                  total_events, time_range, duration_seconds
+-- Sums and means beyond the float8 range are Infinity or NaN (fsum.sql),
+-- which JSON shows as the strings "Infinity", "-Infinity" and "NaN".
 CREATE FUNCTION metrics_ex.calculate_metrics(id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -259,12 +261,12 @@ BEGIN
     summ AS (
         SELECT count(*) AS n, min(s.ts) AS first, max(s.ts) AS last FROM s),
     lat AS (
-        SELECT count(*) AS n, avg(s.value) AS mean, stddev_pop(s.value) AS sd,
+        SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_pop(s.value) AS sd,
                min(s.value) AS lo, max(s.value) AS hi,
                percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY s.value) AS q
           FROM s WHERE s.name = 'latency_ms'),
     cst AS (
-        SELECT count(*) AS n, coalesce(sum(s.value), 0) AS total, avg(s.value) AS mean,
+        SELECT count(*) AS n, coalesce(metrics_ex.fsum(s.value), 0) AS total, metrics_ex.favg(s.value) AS mean,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY s.value) AS median
           FROM s WHERE s.name = 'cost_usd'),
     rel AS (
@@ -272,13 +274,13 @@ BEGIN
                (count(*) FILTER (WHERE s.value > 0))::float8 / nullif(count(*), 0) AS rate
           FROM s WHERE s.name = 'success'),
     tok AS (
-        SELECT coalesce(sum(s.value) FILTER (WHERE s.name = 'tokens_prompt'), 0) AS prompt,
-               coalesce(sum(s.value) FILTER (WHERE s.name = 'tokens_completion'), 0) AS completion,
+        SELECT coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_prompt'), 0) AS prompt,
+               coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_completion'), 0) AS completion,
                count(*) FILTER (WHERE s.name = 'tokens_total') AS n_total,
-               sum(s.value) FILTER (WHERE s.name = 'tokens_total') AS total,
-               avg(s.value) FILTER (WHERE s.name = 'tokens_prompt') AS mean_prompt,
-               avg(s.value) FILTER (WHERE s.name = 'tokens_completion') AS mean_completion,
-               avg(s.value) FILTER (WHERE s.name = 'tokens_total') AS mean_total,
+               metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_total') AS total,
+               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_prompt') AS mean_prompt,
+               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_completion') AS mean_completion,
+               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_total') AS mean_total,
                count(*) AS n
           FROM s WHERE s.name IN ('tokens_prompt', 'tokens_completion', 'tokens_total'))
     SELECT jsonb_build_object(
@@ -293,17 +295,19 @@ BEGIN
             'p50', lat.q[1], 'p90', lat.q[2], 'p95', lat.q[3], 'p99', lat.q[4]),
         'cost', jsonb_build_object(
             'total', cst.total, 'count', cst.n, 'mean_per_request', cst.mean, 'median', cst.median,
-            'cost_per_1k_requests', cst.mean * 1000, 'cost_per_1m_requests', cst.mean * 1000000),
+            'cost_per_1k_requests', metrics_ex.fmul(cst.mean, 1000),
+            'cost_per_1m_requests', metrics_ex.fmul(cst.mean, 1000000)),
         'reliability', jsonb_build_object(
             'count', rel.n, 'successes', rel.ok, 'failures', rel.n - rel.ok,
             'success_rate', rel.rate, 'failure_rate', 1 - rel.rate,
             'sla_99', rel.rate >= 0.99, 'sla_999', rel.rate >= 0.999, 'sla_9999', rel.rate >= 0.9999),
         'tokens', jsonb_build_object(
             'total_prompt', tok.prompt, 'total_completion', tok.completion,
-            'total', CASE WHEN tok.n_total > 0 THEN tok.total ELSE tok.prompt + tok.completion END,
+            'total', CASE WHEN tok.n_total > 0 THEN tok.total ELSE metrics_ex.fadd(tok.prompt, tok.completion) END,
             'mean_prompt', tok.mean_prompt, 'mean_completion', tok.mean_completion,
             'mean_total', CASE WHEN tok.n_total > 0 THEN tok.mean_total
-                               WHEN tok.n > 0 THEN coalesce(tok.mean_prompt, 0) + coalesce(tok.mean_completion, 0) END))
+                               WHEN tok.n > 0 THEN metrics_ex.fadd(coalesce(tok.mean_prompt, 0),
+                                                                   coalesce(tok.mean_completion, 0)) END))
       INTO result
       FROM metrics_ex.experiment_registry e, summ, lat, cst, rel, tok
      WHERE e.id = calculate_metrics.id;
@@ -325,7 +329,9 @@ COMMENT ON FUNCTION metrics_ex.student_t_cdf(float8, float8) IS
 -- metric's samples: difference of means (experiment - baseline), percent
 -- change, Welch's t statistic and degrees of freedom, the two-sided p-value
 -- and Cohen's d (pooled sample standard deviation).  Statistics that are
--- undefined (fewer than two samples on a side, no variance) are NULL.
+-- undefined (fewer than two samples on a side, no variance) or beyond the
+-- float8 range are NULL; means and deviations beyond it are +-Infinity or
+-- NaN.
 CREATE FUNCTION metrics_ex.compare_experiments(ids uuid[], metric text DEFAULT 'latency_ms')
 RETURNS TABLE (experiment_id uuid, name text, n bigint, mean float8, std_dev float8,
                baseline_id uuid, baseline_n bigint, baseline_mean float8, baseline_std_dev float8,
@@ -352,31 +358,47 @@ BEGIN
         PERFORM metrics_ex._experiment_must_exist(ids[i]);
     END LOOP;
 
-    SELECT count(*) AS n, avg(s.value) AS mean, stddev_samp(s.value) AS sd
+    SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
       INTO b FROM metrics_ex._experiment_samples(ids[1]) s WHERE s.name = metric;
 
     FOR i IN 2 .. cardinality(ids) LOOP
-        SELECT count(*) AS n, avg(s.value) AS mean, stddev_samp(s.value) AS sd
+        SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
           INTO x FROM metrics_ex._experiment_samples(ids[i]) s WHERE s.name = metric;
         experiment_id := ids[i];
         SELECT e.name INTO name FROM metrics_ex.experiment_registry e WHERE e.id = ids[i];
         n := x.n; mean := x.mean; std_dev := x.sd;
         baseline_id := ids[1]; baseline_n := b.n; baseline_mean := b.mean; baseline_std_dev := b.sd;
-        difference := x.mean - b.mean;
-        percent_change := CASE WHEN b.mean <> 0 THEN difference / abs(b.mean) * 100 END;
-        t_statistic := NULL; degrees_of_freedom := NULL; p_value := NULL; cohens_d := NULL;
+        difference := metrics_ex.fadd(x.mean, -b.mean);
+        percent_change := NULL; t_statistic := NULL; degrees_of_freedom := NULL; p_value := NULL;
+        cohens_d := NULL;
+        -- Values near the ends of the float8 range can take a statistic
+        -- beyond it (22003: overflow or underflow); that statistic is NULL.
+        BEGIN
+            percent_change := CASE WHEN b.mean <> 0 THEN difference / abs(b.mean) * 100 END;
+        EXCEPTION WHEN numeric_value_out_of_range THEN
+            percent_change := NULL;
+        END;
         IF x.n >= 2 AND b.n >= 2 THEN
-            se2 := x.sd ^ 2 / x.n + b.sd ^ 2 / b.n;
-            IF se2 > 0 THEN
-                t_statistic := difference / sqrt(se2);
-                degrees_of_freedom := se2 ^ 2 / ((x.sd ^ 2 / x.n) ^ 2 / (x.n - 1)
-                                                 + (b.sd ^ 2 / b.n) ^ 2 / (b.n - 1));
-                p_value := least(1.0, 2 * metrics_ex.student_t_cdf(-abs(t_statistic), degrees_of_freedom));
-            END IF;
-            pooled := sqrt(((x.n - 1) * x.sd ^ 2 + (b.n - 1) * b.sd ^ 2) / (x.n + b.n - 2));
-            IF pooled > 0 THEN
-                cohens_d := difference / pooled;
-            END IF;
+            BEGIN
+                se2 := x.sd ^ 2 / x.n + b.sd ^ 2 / b.n;
+                -- (NaN is above Infinity in PostgreSQL's order)
+                IF se2 > 0 AND se2 < 'Infinity' THEN
+                    t_statistic := difference / sqrt(se2);
+                    degrees_of_freedom := se2 ^ 2 / ((x.sd ^ 2 / x.n) ^ 2 / (x.n - 1)
+                                                     + (b.sd ^ 2 / b.n) ^ 2 / (b.n - 1));
+                    p_value := least(1.0, 2 * metrics_ex.student_t_cdf(-abs(t_statistic), degrees_of_freedom));
+                END IF;
+            EXCEPTION WHEN numeric_value_out_of_range THEN
+                t_statistic := NULL; degrees_of_freedom := NULL; p_value := NULL;
+            END;
+            BEGIN
+                pooled := sqrt(((x.n - 1) * x.sd ^ 2 + (b.n - 1) * b.sd ^ 2) / (x.n + b.n - 2));
+                IF pooled > 0 AND pooled < 'Infinity' THEN
+                    cohens_d := difference / pooled;
+                END IF;
+            EXCEPTION WHEN numeric_value_out_of_range THEN
+                cohens_d := NULL;
+            END;
         END IF;
         RETURN NEXT;
     END LOOP;

@@ -62,7 +62,7 @@ WITH fam AS (
 ), ser AS (
     SELECT s.id, s.metric_id, s.tags FROM metrics_ex.series s JOIN fam ON fam.id = s.metric_id
 ), pend AS (
-    SELECT p.series_id, sum(p.count)::bigint AS count, sum(p.sum) AS sum, max(p.last_ts) AS last_ts,
+    SELECT p.series_id, sum(p.count)::bigint AS count, metrics_ex.fsum(p.sum) AS sum, max(p.last_ts) AS last_ts,
            (array_agg(p.last_value ORDER BY p.last_ts DESC))[1] AS last_value,
            metrics_ex.bucket_counts(p.buckets) AS buckets
       FROM metrics_ex.rollup_pending p
@@ -70,10 +70,11 @@ WITH fam AS (
      GROUP BY p.series_id
 ), val AS (
     -- totals plus what is not merged yet; the newest gauge value wins, and
-    -- on a tie the pending one, as materialize() decides
+    -- on a tie the pending one, as materialize() decides.  A sum beyond the
+    -- float8 range is exposed as +Inf, -Inf or NaN.
     SELECT ser.metric_id, ser.tags,
            coalesce(t.count, 0) + coalesce(p.count, 0) AS count,
-           coalesce(t.sum, 0) + coalesce(p.sum, 0) AS sum,
+           metrics_ex.fadd(coalesce(t.sum, 0), coalesce(p.sum, 0)) AS sum,
            CASE WHEN p.series_id IS NULL OR p.last_ts < t.last_ts THEN t.last_value
                 ELSE p.last_value END AS last_value,
            CASE WHEN t.buckets IS NULL THEN p.buckets
@@ -112,7 +113,9 @@ WITH fam AS (
           UNION ALL
           SELECT i, fam.base || '_bucket{' || coalesce(v.labels || ',', '') || 'le="'
                     || CASE WHEN i > cardinality(fam.bounds) THEN '+Inf'
-                            WHEN om AND fam.bounds[i] = trunc(fam.bounds[i])
+                            -- OpenMetrics writes integral bounds as 1.0; not
+                            -- 1e+300 as 1e+300.0, which is no number
+                            WHEN om AND metrics_ex._prom_number(fam.bounds[i]) ~ '^-?[0-9]+$'
                             THEN metrics_ex._prom_number(fam.bounds[i]) || '.0'
                             ELSE metrics_ex._prom_number(fam.bounds[i]) END
                     || '"} ' || coalesce(v.buckets[i], 0)

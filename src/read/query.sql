@@ -87,7 +87,8 @@ $$;
 -- (value, ts); mode 'unified' aggregates rows u of partial state (c count,
 -- s sum, mn, mx, lts/lv latest, st stats, sk ddsketch) from rollups and raw
 -- edges.  seconds is an SQL expression for the length of the group's time
--- span (used by rate).
+-- span (used by rate).  Sums and means use the f* functions (fsum.sql): a
+-- sum beyond the float8 range is +-Infinity (or NaN), never an error.
 CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text, mode text DEFAULT 'raw')
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -104,15 +105,18 @@ BEGIN
     END IF;
     CASE a
         WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c), 0)::float8' END;
-        WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(sum(x.value), 0)' ELSE 'coalesce(sum(u.s), 0)' END;
-        WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'avg(x.value)' ELSE 'sum(u.s) / nullif(sum(u.c), 0)' END;
+        WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(metrics_ex.fsum(x.value), 0)'
+                                    ELSE 'coalesce(metrics_ex.fsum(u.s), 0)' END;
+        WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'metrics_ex.favg(x.value)'
+                                            ELSE 'metrics_ex.fdiv(metrics_ex.fsum(u.s), nullif(sum(u.c), 0)::float8)' END;
         WHEN 'min' THEN RETURN CASE WHEN raw THEN 'min(x.value)' ELSE 'min(u.mn)' END;
         WHEN 'max' THEN RETURN CASE WHEN raw THEN 'max(x.value)' ELSE 'max(u.mx)' END;
         WHEN 'last' THEN RETURN CASE WHEN raw THEN '(array_agg(x.value ORDER BY x.ts DESC))[1]'
                                      ELSE '(array_agg(u.lv ORDER BY u.lts DESC))[1]' END;
-        WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'stddev_samp(x.value)'
+        WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'metrics_ex.fstddev_samp(x.value)'
                                        ELSE 'metrics_ex.stddev(metrics_ex.stats_agg(u.st))' END;
-        WHEN 'rate' THEN RETURN format('coalesce(sum(%s), 0) / %s', CASE WHEN raw THEN 'x.value' ELSE 'u.s' END, seconds);
+        WHEN 'rate' THEN RETURN format('metrics_ex.fdiv(coalesce(metrics_ex.fsum(%s), 0), %s)',
+                                       CASE WHEN raw THEN 'x.value' ELSE 'u.s' END, seconds);
         ELSE NULL;
     END CASE;
     RAISE EXCEPTION 'unknown aggregation "%"', aggregation USING ERRCODE = '22023',
@@ -529,9 +533,9 @@ BEGIN
         SELECT s.tags,
                (array_agg(x.value ORDER BY x.ts DESC))[1],
                count(*) FILTER (WHERE x.ts >= $6 - interval '1 minute'),
-               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
-               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),
-               coalesce(avg(x.value) FILTER (WHERE x.ts >= $6 - interval '15 minutes'), 0)
+               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
+               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),
+               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '15 minutes'), 0)
         %s
         GROUP BY s.id, s.tags ORDER BY s.tags$q$, metrics_ex._samples_sql())
         USING mid, now() - horizon, now() + interval '1 microsecond', f.series_filter, f.lineage_filter, now();

@@ -22,11 +22,7 @@
 
 #define BC_MAX_BOUNDS 10000
 
-/*
- * Data of a bigint[] already checked to have no NULLs (ARR_DATA_PTR itself
- * trips -Wsign-compare).
- */
-#define BC_DATA(a) ((int64 *) ((char *) (a) + ARR_OVERHEAD_NONULLS(ARR_NDIM(a))))
+#define BC_DATA(a) ((int64 *) SKETCH_ARR_DATA(a))
 
 PG_FUNCTION_INFO_V1(bucket_counts_add);
 PG_FUNCTION_INFO_V1(bucket_counts_combine);

@@ -1026,7 +1026,7 @@ ddsketch_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, SKETCH_BINARY_VERSION);
 	pq_sendfloat8(&buf, s->rel_err);
-	pq_sendfloat8(&buf, s->q);
+	sketch_send_float8(&buf, s->q);
 	pq_sendint64(&buf, s->count);
 	pq_sendint64(&buf, s->zeros);
 	pq_sendfloat8(&buf, s->min);

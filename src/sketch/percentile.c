@@ -55,8 +55,13 @@ PG_FUNCTION_INFO_V1(percentile_add);
 PG_FUNCTION_INFO_V1(percentile_combine);
 PG_FUNCTION_INFO_V1(percentile_final);
 
+/*
+ * A state with room for cap values, of which the first keep are about to be
+ * filled by the caller.  The spare room is zeroed: VARSIZE covers it, so a
+ * stored state would otherwise carry whatever that memory held before.
+ */
 static PercentileState *
-ps_alloc(double q, int64 cap)
+ps_alloc(double q, int64 cap, int64 keep)
 {
 	PercentileState *s = palloc(PS_SIZE(cap));
 
@@ -65,6 +70,7 @@ ps_alloc(double q, int64 cap)
 	s->q = q;
 	s->n = 0;
 	s->cap = cap;
+	memset(s->values + keep, 0, (cap - keep) * sizeof(double));
 	return s;
 }
 
@@ -83,7 +89,7 @@ ps_grow(const PercentileState *s, int64 need)
 				 errhint("Use approx_percentile(value, q), whose state has a fixed size.")));
 	while (cap < need)
 		cap = Min(2 * cap, PS_MAX_CAP);
-	n = ps_alloc(s->q, cap);
+	n = ps_alloc(s->q, cap, s->n);
 	n->n = s->n;
 	memcpy(n->values, s->values, s->n * sizeof(double));
 	return n;
@@ -119,7 +125,7 @@ percentile_add(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 	{
 		sketch_check_q(q, "percentile(value, q)");
-		s = ps_alloc(q, PS_INITIAL_CAP);
+		s = ps_alloc(q, PS_INITIAL_CAP, 0);
 	}
 	else
 	{
@@ -234,6 +240,7 @@ Datum
 percentile_final(PG_FUNCTION_ARGS)
 {
 	PercentileState *s;
+	double	   *v;
 	double		pos,
 				first,
 				second,
@@ -244,27 +251,40 @@ percentile_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	/* FINALFUNC_MODIFY = READ_WRITE: we may reorder the values in place */
 	s = DatumGetPercentileStateP(PG_GETARG_DATUM(0));
 	if (s->n == 0)
 		PG_RETURN_NULL();
+
+	/*
+	 * Selection reorders the values.  percentile()'s own state may be
+	 * reordered in place (FINALFUNC_MODIFY = READ_WRITE); a value passed in
+	 * from SQL may be a stored one, still in a shared buffer: copy it.
+	 */
+	if (sketch_in_aggregate(fcinfo))
+		v = s->values;
+	else
+	{
+		v = palloc(s->n * sizeof(double));
+		memcpy(v, s->values, s->n * sizeof(double));
+	}
 
 	/* the same arithmetic as percentile_cont, for bit-identical answers */
 	pos = s->q * (double) (s->n - 1);
 	first_row = (int64) floor(pos);
 	second_row = (int64) ceil(pos);
-	ps_select(s->values, s->n, first_row);
-	first = s->values[first_row];
+	ps_select(v, s->n, first_row);
+	first = v[first_row];
 	if (second_row == first_row)
 		PG_RETURN_FLOAT8(first);
 
 	/* after selection the next value up is the least of the upper part */
-	second = s->values[second_row];
+	second = v[second_row];
 	for (i = second_row + 1; i < s->n; i++)
-		if (s->values[i] < second)
-			second = s->values[i];
+		if (v[i] < second)
+			second = v[i];
 	proportion = pos - (double) first_row;
-	PG_RETURN_FLOAT8(first + (second - first) * proportion);
+	/* percentile_cont's first + (second - first) * proportion, unless that overflows */
+	PG_RETURN_FLOAT8(sketch_lerp(first, second, proportion));
 }
 
 /* ---- I/O: q=<q> values={v,v,...} ---- */
@@ -281,7 +301,7 @@ percentile_state_in(PG_FUNCTION_ARGS)
 	sketch_expect(&p, "q=");
 	q = sketch_read_double(&p);
 	sketch_check_q(q, "percentile_state input");
-	s = ps_alloc(q, 16);
+	s = ps_alloc(q, 16, 0);
 	sketch_expect(&p, "values={");
 	if (!sketch_accept(&p, "}"))
 	{
@@ -363,7 +383,7 @@ percentile_state_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid value for type percentile_state: bad value count"),
 				 errhint("Use the bytes produced by the type's send function.")));
-	s = ps_alloc(q, Max(n, 1));
+	s = ps_alloc(q, Max(n, 1), n);
 	for (i = 0; i < n; i++)
 	{
 		double		x = pq_getmsgfloat8(buf);

@@ -151,6 +151,12 @@ sketch_expect_end(SketchParser *p)
 }
 
 void
+sketch_send_float8(StringInfo buf, double v)
+{
+	pq_sendfloat8(buf, isnan(v) ? get_float8_nan() : v);
+}
+
+void
 sketch_recv_version(StringInfo buf, const char *type_name)
 {
 	int			version = pq_getmsgbyte(buf);

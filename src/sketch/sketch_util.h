@@ -59,6 +59,19 @@ sketch_lerp(double a, double b, double t)
 	return a + d * t;
 }
 
+/*
+ * Data of an array already checked to have no NULLs (ARR_DATA_PTR itself
+ * trips -Wsign-compare).  Needs utils/array.h.
+ */
+#define SKETCH_ARR_DATA(a) ((void *) ((char *) (a) + ARR_OVERHEAD_NONULLS(ARR_NDIM(a))))
+
+/*
+ * pq_sendfloat8 with one NaN: sums of Infinity and -Infinity give a NaN
+ * whose sign bit depends on the operand order, and text I/O (hence a dump)
+ * writes every NaN as the same one.  Equality compares the sent bytes.
+ */
+extern void sketch_send_float8(StringInfo buf, double v);
+
 /* Binary input helpers that check the version byte. */
 extern void sketch_recv_version(StringInfo buf, const char *type_name);
 

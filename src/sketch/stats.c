@@ -10,6 +10,7 @@
 
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 
 #include "sketch_api.h"
 #include "sketch_util.h"
@@ -147,11 +148,11 @@ stats_send(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendbyte(&buf, SKETCH_BINARY_VERSION);
 	pq_sendint64(&buf, s->count);
-	pq_sendfloat8(&buf, s->sum);
-	pq_sendfloat8(&buf, s->min);
-	pq_sendfloat8(&buf, s->max);
-	pq_sendfloat8(&buf, s->mean);
-	pq_sendfloat8(&buf, s->m2);
+	sketch_send_float8(&buf, s->sum);
+	sketch_send_float8(&buf, s->min);
+	sketch_send_float8(&buf, s->max);
+	sketch_send_float8(&buf, s->mean);
+	sketch_send_float8(&buf, s->m2);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -190,8 +191,22 @@ stats_add(PG_FUNCTION_ARGS)
 	if (x > s->max)
 		s->max = x;
 	delta = x - s->mean;
-	s->mean += delta / s->count;
-	s->m2 += delta * (x - s->mean);
+	if (isinf(delta))
+	{
+		/*
+		 * x and the mean lie near opposite ends of the float8 range: the
+		 * convex step keeps the mean finite (the plain one would make it
+		 * Infinity and m2 -Infinity), and the squared deviations are
+		 * beyond the range.
+		 */
+		s->mean = sketch_lerp(s->mean, x, 1.0 / s->count);
+		s->m2 = get_float8_infinity();
+	}
+	else
+	{
+		s->mean += delta / s->count;
+		s->m2 += delta * (x - s->mean);
+	}
 	PG_RETURN_POINTER(s);
 }
 
@@ -220,7 +235,8 @@ stats_combine(PG_FUNCTION_ARGS)
 
 	n = (double) a->count + (double) b->count;
 	delta = b->mean - a->mean;
-	a->mean += delta * ((double) b->count / n);
+	/* a->mean + delta * share, or the convex form if delta overflowed */
+	a->mean = sketch_lerp(a->mean, b->mean, (double) b->count / n);
 	a->m2 += b->m2 + delta * delta * ((double) a->count * (double) b->count / n);
 	a->count += b->count;
 	a->sum += b->sum;

@@ -731,7 +731,7 @@ tdigest_send(PG_FUNCTION_ARGS)
 	pq_sendbyte(&buf, SKETCH_BINARY_VERSION);
 	pq_sendint32(&buf, t->compression);
 	pq_sendint64(&buf, t->count);
-	pq_sendfloat8(&buf, t->sum);
+	sketch_send_float8(&buf, t->sum);
 	pq_sendfloat8(&buf, t->min);
 	pq_sendfloat8(&buf, t->max);
 	pq_sendint32(&buf, t->ncentroids);
