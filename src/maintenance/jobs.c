@@ -78,7 +78,7 @@ owner_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 	owner_begin(&oc);
 	if (SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0) < 0)
 		elog(ERROR, "metrics_ex: job statement failed: %s", sql);
-	if (want_result && SPI_processed > 0)
+	if (want_result && SPI_tuptable != NULL && SPI_processed > 0)
 	{
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
@@ -383,7 +383,7 @@ metrics_ex_remove_job(PG_FUNCTION_ARGS)
 				 errmsg("job \"%s\" is built in and cannot be removed", name),
 				 errhint("Disable it with metrics_ex.alter_job('%s', enabled => false).", name)));
 	check_may_manage(&job);
-	(void) owner_exec1("DELETE FROM metrics_ex.job_defs WHERE job OPERATOR(pg_catalog.=) $1", name);
+	(void) owner_exec1("DELETE FROM metrics_ex.job_defs WHERE job OPERATOR(pg_catalog.=) $1 RETURNING 1", name);
 	PG_RETURN_VOID();
 }
 

@@ -390,6 +390,26 @@ storage_before_utility(void)
 		close_state();
 }
 
+/*
+ * Check a table's contract before it is opened for the statement: an error
+ * must not leave it open under the top transaction's resource owner.
+ */
+static void
+check_samples_table(Oid relid, AttrNumber *attnums)
+{
+	Relation	rel = table_open(relid, RowExclusiveLock);
+
+	/* attnums: a partition, which we insert into */
+	if (attnums != NULL && rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("partition \"%s\" of metrics_ex.samples is not a plain table",
+						RelationGetRelationName(rel)),
+				 errhint("metrics_ex writes samples into plain table partitions only; detach the partitioned or foreign one.")));
+	table_contract_check(rel, sample_columns, lengthof(sample_columns), true, attnums);
+	table_close(rel, NoLock);
+}
+
 static WriteState *
 open_state(void)
 {
@@ -398,6 +418,7 @@ open_state(void)
 	ResourceOwner save = CurrentResourceOwner;
 	WriteState *s;
 
+	check_samples_table(catalog_samples_relid(), NULL);
 	cxt = AllocSetContextCreate(TopTransactionContext, "metrics_ex write state",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -411,7 +432,6 @@ open_state(void)
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	s->parent = table_open(catalog_samples_relid(), RowExclusiveLock);
 	CurrentResourceOwner = save;
-	table_contract_check(s->parent, sample_columns, lengthof(sample_columns), true, NULL);
 	MemoryContextSwitchTo(old);
 	return s;
 }
@@ -468,10 +488,13 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	MemoryContext old;
 	ResourceOwner save = CurrentResourceOwner;
 	OpenPartition *p;
+	AttrNumber	attnums[lengthof(sample_columns)];
+
 	for (int i = 0; i < s->nparts; i++)
 		if (s->parts[i].relid == relid)
 			return i;
 
+	check_samples_table(relid, attnums);
 	old = MemoryContextSwitchTo(s->cxt);
 	if (s->nparts == s->maxparts)
 	{
@@ -486,12 +509,6 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	p->rel = table_open(relid, RowExclusiveLock);
-	if (p->rel->rd_rel->relkind != RELKIND_RELATION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("partition \"%s\" of metrics_ex.samples is not a plain table",
-						RelationGetRelationName(p->rel)),
-				 errhint("metrics_ex writes samples into plain table partitions only; detach the partitioned or foreign one.")));
 	p->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(p->rri, p->rel, 1, NULL, 0);
 	ExecOpenIndices(p->rri, false);
@@ -503,15 +520,10 @@ open_partition(WriteState *s, Oid relid, TimestampTz lower, TimestampTz upper,
 	p->subid = GetCurrentSubTransactionId();
 	CurrentResourceOwner = save;
 
-	{
-		AttrNumber	attnums[lengthof(sample_columns)];
-
-		table_contract_check(p->rel, sample_columns, lengthof(sample_columns), true, attnums);
-		p->att_ts = attnums[0];
-		p->att_series = attnums[1];
-		p->att_value = attnums[2];
-		p->att_lineage = attnums[3];
-	}
+	p->att_ts = attnums[0];
+	p->att_series = attnums[1];
+	p->att_value = attnums[2];
+	p->att_lineage = attnums[3];
 	p->brin_ts_only = only_brin_on_ts(p);
 	MemoryContextSwitchTo(old);
 	return s->nparts++;
