@@ -94,6 +94,14 @@ BEGIN
 END
 $$;
 
+-- Row-level security of tables writers fill by hand (telemetry handlers,
+-- training steps): a row in the caller's own name, from a role that may
+-- record metrics.
+CREATE FUNCTION metrics_ex._writer_row(who name) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN who = current_user AND has_table_privilege('metrics_ex.ingest', 'INSERT');
+
 CREATE FUNCTION metrics_ex.start_experiment(
     name text, hypothesis text DEFAULT NULL, condition text DEFAULT 'default',
     tags text[] DEFAULT '{}', sample_size int DEFAULT NULL, metadata jsonb DEFAULT '{}')

@@ -35,8 +35,7 @@ SELECT pg_catalog.pg_extension_config_dump('metrics_ex.run_steps_id_seq', '');
 ALTER TABLE metrics_ex.run_steps ENABLE ROW LEVEL SECURITY;
 CREATE POLICY run_steps_read ON metrics_ex.run_steps FOR SELECT USING (true);
 CREATE POLICY run_steps_log ON metrics_ex.run_steps FOR INSERT
-    WITH CHECK (recorded_by = current_user
-                AND pg_catalog.has_table_privilege('metrics_ex.ingest', 'INSERT'));
+    WITH CHECK (metrics_ex._writer_row(recorded_by));
 GRANT INSERT ON metrics_ex.run_steps TO PUBLIC;
 
 -- MetricsStore.record(adapter, run_id, metric, value, step: step, metadata: metadata)

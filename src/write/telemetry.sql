@@ -159,13 +159,25 @@ SELECT pg_catalog.pg_extension_config_dump('metrics_ex.telemetry_handlers', '');
 ALTER TABLE metrics_ex.telemetry_handlers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY handlers_read ON metrics_ex.telemetry_handlers FOR SELECT USING (true);
 CREATE POLICY handlers_attach ON metrics_ex.telemetry_handlers FOR INSERT
-    WITH CHECK (attached_by = current_user
-                AND pg_catalog.has_table_privilege('metrics_ex.ingest', 'INSERT'));
+    WITH CHECK (metrics_ex._writer_row(attached_by));
 CREATE POLICY handlers_detach ON metrics_ex.telemetry_handlers FOR DELETE
     USING (attached_by = current_user
            OR coalesce(pg_catalog.pg_has_role((SELECT r.oid FROM pg_catalog.pg_roles r
                                                 WHERE r.rolname = attached_by), 'USAGE'), false));
 GRANT SELECT, INSERT, DELETE ON metrics_ex.telemetry_handlers TO PUBLIC;
+
+-- An event name: its path joined by dots.
+CREATE FUNCTION metrics_ex._check_event(event text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF event IS NULL OR event !~ '^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$' OR length(event) > 200 THEN
+        RAISE EXCEPTION 'invalid event name "%"', coalesce(event, 'NULL') USING ERRCODE = '22023',
+            HINT = 'An event is its path joined by dots, such as ''req_llm.request.stop'' (letters, digits, _; at most 200 characters).';
+    END IF;
+END
+$$;
 
 CREATE FUNCTION metrics_ex.attach_telemetry(event text, metric text, kind text,
                                             measurement text DEFAULT NULL, tag_keys text[] DEFAULT '{}')
@@ -178,10 +190,7 @@ DECLARE
     holder name;
 BEGIN
     PERFORM metrics_ex._check_writer();
-    IF event IS NULL OR event !~ '^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$' OR length(event) > 200 THEN
-        RAISE EXCEPTION 'invalid event name "%"', coalesce(event, 'NULL') USING ERRCODE = '22023',
-            HINT = 'An event is its path joined by dots, such as ''work.job.completed'' (letters, digits, _; at most 200 characters).';
-    END IF;
+    PERFORM metrics_ex._check_event(event);
     IF metric IS NULL OR metric !~ '^[a-zA-Z_:][a-zA-Z0-9_:]*$' OR length(metric) > 200 THEN
         RAISE EXCEPTION 'invalid metric name "%"', coalesce(metric, 'NULL') USING ERRCODE = '42602',
             HINT = 'Metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* and be at most 200 characters, as in Prometheus.';
@@ -291,10 +300,7 @@ DECLARE
     field text;
 BEGIN
     PERFORM metrics_ex._check_writer();
-    IF event IS NULL OR event !~ '^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$' OR length(event) > 200 THEN
-        RAISE EXCEPTION 'invalid event name "%"', coalesce(event, 'NULL') USING ERRCODE = '22023',
-            HINT = 'An event is its path joined by dots, such as ''req_llm.request.stop'' (letters, digits, _; at most 200 characters).';
-    END IF;
+    PERFORM metrics_ex._check_event(event);
     IF jsonb_typeof(m) <> 'object' THEN
         RAISE EXCEPTION 'measurements must be a JSON object, not %', jsonb_typeof(m) USING ERRCODE = '22023',
             HINT = 'Pass measurements as an object, for example ''{"duration": 150000000}''.';
