@@ -298,6 +298,7 @@ DECLARE
     price record;
     ok float8;
     field text;
+    fields text[];
 BEGIN
     PERFORM metrics_ex._check_writer();
     PERFORM metrics_ex._check_event(event);
@@ -315,9 +316,8 @@ BEGIN
 
     -- lineage ids travel with every sample of the event (the write path
     -- keeps them per sample, not as series tags)
-    SELECT coalesce(jsonb_object_agg(l.key, l.value), '{}') INTO lineage
-      FROM jsonb_each(md) l
-     WHERE l.key IN ('work_id', 'trace_id', 'plan_id', 'step_id') AND jsonb_typeof(l.value) <> 'null';
+    lineage := jsonb_strip_nulls(jsonb_build_object('work_id', md -> 'work_id', 'trace_id', md -> 'trace_id',
+                                                    'plan_id', md -> 'plan_id', 'step_id', md -> 'step_id'));
 
     -- MetricsEx's handlers
     FOR h IN SELECT * FROM metrics_ex.telemetry_handlers th
@@ -332,8 +332,11 @@ BEGIN
             v := metrics_ex._event_first_number(m, '{duration,latency,time,value}');
         END IF;
         CONTINUE WHEN v IS NULL;
-        SELECT coalesce(jsonb_object_agg(k, md -> k), '{}') INTO tags
-          FROM unnest(h.tag_keys) k WHERE md -> k <> 'null';
+        tags := '{}';
+        IF cardinality(h.tag_keys) > 0 THEN
+            SELECT coalesce(jsonb_object_agg(k, md -> k), '{}') INTO tags
+              FROM unnest(h.tag_keys) k WHERE md -> k <> 'null';
+        END IF;
         names := names || h.metric; kinds := kinds || h.kind; vals := vals || v;
         tagsets := tagsets || (tags || lineage);
     END LOOP;
@@ -345,14 +348,13 @@ BEGIN
         exp_id := (md ->> 'experiment_id')::uuid;
     END IF;
     IF exp_id IS NOT NULL AND metrics_ex.experiment_status(exp_id) IS NOT NULL THEN
-        base := jsonb_build_object('experiment_id', exp_id::text, 'event', event);
+        fields := coalesce((SELECT te.enriched_fields FROM metrics_ex.telemetry_events te
+                             WHERE te.event = emit.event), '{}');
         -- model and provider, and the text fields a standard event enriches, become tags
-        SELECT base || coalesce(jsonb_object_agg(k, md -> k), '{}') INTO base
-          FROM (SELECT 'model' AS k UNION ALL SELECT 'provider'
-                UNION ALL SELECT f FROM metrics_ex.telemetry_events te, unnest(te.enriched_fields) f
-                                  WHERE te.event = emit.event) x
+        SELECT coalesce(jsonb_object_agg(k, md -> k), '{}') INTO base
+          FROM unnest('{model,provider}' || fields) k
          WHERE jsonb_typeof(md -> k) = 'string';
-        base := base || lineage;
+        base := base || jsonb_build_object('experiment_id', exp_id::text, 'event', event) || lineage;
 
         names := names || 'experiment_events_total'::text; kinds := kinds || 'counter'::text;
         vals := vals || 1::float8; tagsets := tagsets || base;
@@ -438,8 +440,7 @@ BEGIN
 
         -- the numeric fields a standard event enriches (epoch, loss, ...),
         -- from metadata or measurements, as gauges
-        FOR field IN SELECT f FROM metrics_ex.telemetry_events te, unnest(te.enriched_fields) f
-                      WHERE te.event = emit.event LOOP
+        FOREACH field IN ARRAY fields LOOP
             v := CASE WHEN jsonb_typeof(md -> field) = 'number' THEN (md ->> field)::float8
                       WHEN jsonb_typeof(m -> field) = 'number' THEN (m ->> field)::float8 END;
             IF v IS NOT NULL THEN
