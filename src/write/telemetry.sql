@@ -281,10 +281,7 @@ DECLARE
     m jsonb := coalesce(measurements, '{}');
     md jsonb := coalesce(metadata, '{}');
     lineage jsonb;
-    names text[] := '{}';
-    kinds text[] := '{}';
-    vals float8[] := '{}';
-    tagsets jsonb[] := '{}';
+    samples metrics_ex.ingest[] := '{}';   -- (name, value, tags, ts, kind)
     h record;
     v float8;
     tags jsonb;
@@ -337,8 +334,7 @@ BEGIN
             SELECT coalesce(jsonb_object_agg(k, md -> k), '{}') INTO tags
               FROM unnest(h.tag_keys) k WHERE md -> k <> 'null';
         END IF;
-        names := names || h.metric; kinds := kinds || h.kind; vals := vals || v;
-        tagsets := tagsets || (tags || lineage);
+        samples := samples || ROW(h.metric, v, (tags || lineage)::text, ts, h.kind)::metrics_ex.ingest;
     END LOOP;
 
     -- CrucibleTelemetry's enrichment, for an event of a known experiment
@@ -356,8 +352,7 @@ BEGIN
          WHERE jsonb_typeof(md -> k) = 'string';
         base := base || jsonb_build_object('experiment_id', exp_id::text, 'event', event) || lineage;
 
-        names := names || 'experiment_events_total'::text; kinds := kinds || 'counter'::text;
-        vals := vals || 1::float8; tagsets := tagsets || base;
+        samples := samples || ROW('experiment_events_total', 1, base::text, ts, 'counter')::metrics_ex.ingest;
 
         -- latency_ms: measurements.duration (or stop - start) in native time
         -- units, taken as nanoseconds (the BEAM's native unit on Linux, and
@@ -368,8 +363,7 @@ BEGIN
                  - metrics_ex._event_number(m, 'start', event, 'measurement');
         END IF;
         IF v IS NOT NULL THEN
-            names := names || 'latency_ms'::text; kinds := kinds || 'histogram'::text;
-            vals := vals || (v / 1000000); tagsets := tagsets || base;
+            samples := samples || ROW('latency_ms', (v / 1000000), base::text, ts, 'histogram')::metrics_ex.ingest;
         END IF;
 
         -- success: 0 for errors and exception events, 1 for an ok status, a
@@ -383,8 +377,7 @@ BEGIN
             WHEN md -> 'response' <> 'null' THEN 1
             WHEN event ~ '\.stop$' THEN 1 END;
         IF ok IS NOT NULL THEN
-            names := names || 'success'::text; kinds := kinds || 'gauge'::text;
-            vals := vals || ok; tagsets := tagsets || base;
+            samples := samples || ROW('success', ok, base::text, ts, 'gauge')::metrics_ex.ingest;
         END IF;
 
         -- tokens: a "tokens" object ({prompt, completion, total}) in metadata
@@ -405,16 +398,13 @@ BEGIN
             total := coalesce(prompt, 0) + coalesce(completion, 0);
         END IF;
         IF prompt IS NOT NULL THEN
-            names := names || 'tokens_prompt'::text; kinds := kinds || 'histogram'::text;
-            vals := vals || prompt; tagsets := tagsets || base;
+            samples := samples || ROW('tokens_prompt', prompt, base::text, ts, 'histogram')::metrics_ex.ingest;
         END IF;
         IF completion IS NOT NULL THEN
-            names := names || 'tokens_completion'::text; kinds := kinds || 'histogram'::text;
-            vals := vals || completion; tagsets := tagsets || base;
+            samples := samples || ROW('tokens_completion', completion, base::text, ts, 'histogram')::metrics_ex.ingest;
         END IF;
         IF total IS NOT NULL THEN
-            names := names || 'tokens_total'::text; kinds := kinds || 'histogram'::text;
-            vals := vals || total; tagsets := tagsets || base;
+            samples := samples || ROW('tokens_total', total, base::text, ts, 'histogram')::metrics_ex.ingest;
         END IF;
 
         -- cost_usd: metadata.cost, else tokens priced by metadata.model, else
@@ -434,8 +424,7 @@ BEGIN
             cost := metrics_ex._event_number(m, 'cost', event, 'measurement');
         END IF;
         IF cost IS NOT NULL THEN
-            names := names || 'cost_usd'::text; kinds := kinds || 'histogram'::text;
-            vals := vals || cost; tagsets := tagsets || base;
+            samples := samples || ROW('cost_usd', cost, base::text, ts, 'histogram')::metrics_ex.ingest;
         END IF;
 
         -- the numeric fields a standard event enriches (epoch, loss, ...),
@@ -444,18 +433,16 @@ BEGIN
             v := CASE WHEN jsonb_typeof(md -> field) = 'number' THEN (md ->> field)::float8
                       WHEN jsonb_typeof(m -> field) = 'number' THEN (m ->> field)::float8 END;
             IF v IS NOT NULL THEN
-                names := names || field; kinds := kinds || 'gauge'::text;
-                vals := vals || v; tagsets := tagsets || base;
+                samples := samples || ROW(field, v, base::text, ts, 'gauge')::metrics_ex.ingest;
             END IF;
         END LOOP;
     END IF;
 
-    IF cardinality(names) > 0 THEN
+    IF cardinality(samples) > 0 THEN
         INSERT INTO metrics_ex.ingest (name, value, tags, ts, kind)
-        SELECT u.n, u.v, u.t::text, emit.ts, u.k
-          FROM unnest(names, vals, tagsets, kinds) u(n, v, t, k);
+        SELECT u.name, u.value, u.tags, u.ts, u.kind FROM unnest(samples) u;
     END IF;
-    RETURN cardinality(names);
+    RETURN cardinality(samples);
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.emit(text, jsonb, jsonb, timestamptz) IS
