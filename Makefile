@@ -28,6 +28,8 @@ SQL_FILES = \
 	src/read/experiments.sql \
 	src/read/export.sql \
 	src/write/attach.sql \
+	src/write/telemetry.sql \
+	src/read/runs.sql \
 	src/read/prometheus.sql \
 	src/maintenance/start.sql
 

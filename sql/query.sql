@@ -71,6 +71,13 @@ SELECT count(*) FROM (SELECT metrics_ex.gauge('q_events', i, '{}', '2026-11-20 0
                         FROM generate_series(0, 19) i) s;
 SELECT * FROM metrics_ex.windowed('q_events', '5 minutes', '5 minutes', 'count');
 SELECT * FROM metrics_ex.windowed('q_events', '5 minutes', '2 minutes', 'mean', since => '2026-11-20 00:10');
+-- CrucibleTelemetry's rule for the last window: it ends where the next would
+-- reach more than a step past the last sample.  Width 10, step 5: 3 windows
+-- (00:00-00:10, 00:05-00:15, 00:10-00:20), not a 4th of 00:15-00:25
+SELECT * FROM metrics_ex.windowed('q_events', '10 minutes', '5 minutes', 'count');
+-- a zero width or step gives no windows
+SELECT count(*) FROM metrics_ex.windowed('q_events', '0 minutes', '5 minutes');
+SELECT count(*) FROM metrics_ex.windowed('q_events', '5 minutes', '0 minutes');
 
 -- Grafana's PostgreSQL data source: the panel queries with macros expanded
 -- ($__timeFrom() / $__timeTo() become timestamps, $__interval a duration)

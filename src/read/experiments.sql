@@ -10,8 +10,9 @@ CREATE TABLE metrics_ex.experiment_registry (
     id               uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     name             text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
     hypothesis       text,
-    condition        text,
+    condition        text DEFAULT 'default',
     tags             text[] NOT NULL DEFAULT '{}',
+    metadata         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
     sample_size      int CHECK (sample_size OPERATOR(pg_catalog.>) 0),
     status           text NOT NULL DEFAULT 'running'
                      CHECK (status IN ('running', 'paused', 'stopped')),
@@ -19,7 +20,8 @@ CREATE TABLE metrics_ex.experiment_registry (
     stopped_at       timestamptz,
     paused_at        timestamptz,
     pause_count      int NOT NULL DEFAULT 0,
-    samples_rejected bigint NOT NULL DEFAULT 0
+    samples_rejected bigint NOT NULL DEFAULT 0,
+    created_by       name NOT NULL DEFAULT current_user
 );
 COMMENT ON TABLE metrics_ex.experiment_registry IS
     'Experiments and their lifecycle; read metrics_ex.experiments';
@@ -55,10 +57,10 @@ BEGIN ATOMIC
 END;
 
 CREATE VIEW metrics_ex.experiments AS
-    SELECT e.id, e.name, e.hypothesis, e.condition, e.tags, e.status,
-           e.started_at, e.stopped_at, e.pause_count,
+    SELECT e.id, e.name, e.hypothesis, e.condition, e.tags, e.metadata, e.status,
+           e.started_at, e.stopped_at, e.paused_at, e.pause_count,
            coalesce(c.samples, 0) AS samples,
-           e.samples_rejected, e.sample_size
+           e.samples_rejected, e.sample_size, e.created_by
       FROM metrics_ex.experiment_registry e
       LEFT JOIN (SELECT se.tags OPERATOR(pg_catalog.->>) 'experiment_id' AS experiment_id,
                         pg_catalog.count(*) AS samples
@@ -75,7 +77,8 @@ COMMENT ON VIEW metrics_ex.experiments IS
 -- caller may record metrics (INSERT on metrics_ex.ingest).
 CREATE FUNCTION metrics_ex._experiment_call(action text, id uuid, name text DEFAULT NULL,
                                             hypothesis text DEFAULT NULL, condition text DEFAULT NULL,
-                                            tags text[] DEFAULT NULL, sample_size int DEFAULT NULL)
+                                            tags text[] DEFAULT NULL, sample_size int DEFAULT NULL,
+                                            metadata jsonb DEFAULT NULL, keep_data bool DEFAULT NULL)
 RETURNS uuid LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_ex_experiment_call';
 
@@ -91,9 +94,17 @@ BEGIN
 END
 $$;
 
+-- Row-level security of tables writers fill by hand (telemetry handlers,
+-- training steps): a row in the caller's own name, from a role that may
+-- record metrics.
+CREATE FUNCTION metrics_ex._writer_row(who name) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN who = current_user AND has_table_privilege('metrics_ex.ingest', 'INSERT');
+
 CREATE FUNCTION metrics_ex.start_experiment(
-    name text, hypothesis text DEFAULT NULL, condition text DEFAULT NULL,
-    tags text[] DEFAULT '{}', sample_size int DEFAULT NULL)
+    name text, hypothesis text DEFAULT NULL, condition text DEFAULT 'default',
+    tags text[] DEFAULT '{}', sample_size int DEFAULT NULL, metadata jsonb DEFAULT '{}')
 RETURNS uuid LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -110,23 +121,31 @@ BEGIN
     IF tags IS NOT NULL AND array_position(tags, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'tags must not contain NULL' USING ERRCODE = '22004';
     END IF;
-    RETURN metrics_ex._experiment_call('start', NULL, name, hypothesis, condition,
-                                       coalesce(tags, '{}'), sample_size);
+    IF metadata IS NOT NULL AND jsonb_typeof(metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object, not %', jsonb_typeof(metadata) USING ERRCODE = '22023',
+            HINT = 'Pass additional context as an object, for example ''{"sampling_rate": 0.5}''.';
+    END IF;
+    RETURN metrics_ex._experiment_call('start', NULL, name, hypothesis, coalesce(condition, 'default'),
+                                       coalesce(tags, '{}'), sample_size, coalesce(metadata, '{}'));
 END
 $$;
-COMMENT ON FUNCTION metrics_ex.start_experiment(text, text, text, text[], int) IS
+COMMENT ON FUNCTION metrics_ex.start_experiment(text, text, text, text[], int, jsonb) IS
     'Start an experiment; tag its samples with experiment_id = the returned uuid';
 
+-- created_by is the role that called start_experiment (this runs as the
+-- registry's owner): it may delete the experiment's data.
 CREATE FUNCTION metrics_ex._experiment_insert(name text, hypothesis text, condition text,
-                                              tags text[], sample_size int)
+                                              tags text[], sample_size int, metadata jsonb,
+                                              created_by name)
 RETURNS uuid LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-    INSERT INTO metrics_ex.experiment_registry (name, hypothesis, condition, tags, sample_size)
-    VALUES (name, hypothesis, condition, tags, sample_size)
+    INSERT INTO metrics_ex.experiment_registry (name, hypothesis, condition, tags, sample_size,
+                                                metadata, created_by)
+    VALUES (name, hypothesis, condition, tags, sample_size, metadata, created_by)
     RETURNING id;
 END;
-REVOKE ALL ON FUNCTION metrics_ex._experiment_insert(text, text, text, text[], int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION metrics_ex._experiment_insert(text, text, text, text[], int, jsonb, name) FROM PUBLIC;
 
 -- One lifecycle step: 'stop', 'pause' or 'resume'.  Pause only from
 -- running, resume only from paused, stop from either.
@@ -164,7 +183,8 @@ BEGIN
     UPDATE metrics_ex.experiment_registry e
        SET status = target,
            stopped_at = CASE WHEN target = 'stopped' THEN now() ELSE e.stopped_at END,
-           paused_at = CASE WHEN target = 'paused' THEN now() ELSE e.paused_at END,
+           paused_at = CASE WHEN target = 'paused' THEN now()
+                            WHEN target = 'running' THEN NULL ELSE e.paused_at END,
            pause_count = e.pause_count + (target = 'paused')::int
      WHERE e.id = _experiment_transition.id;
 END
@@ -203,23 +223,26 @@ END
 $$;
 COMMENT ON FUNCTION metrics_ex.resume_experiment(uuid) IS 'Resume a paused experiment';
 
-CREATE FUNCTION metrics_ex.experiment_paused(id uuid) RETURNS bool
-LANGUAGE plpgsql STABLE
+-- The status of an experiment (running, paused, stopped), NULL for an
+-- unknown id.  Writers need it without SELECT on the registry: emit() asks
+-- whether an event's experiment_id is an experiment.  SECURITY DEFINER is
+-- safe here: one fixed lookup by primary key, no user expression.
+CREATE FUNCTION metrics_ex.experiment_status(id uuid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cur text;
-BEGIN
-    SELECT e.status INTO cur FROM metrics_ex.experiment_registry e
-     WHERE e.id = experiment_paused.id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'experiment % does not exist', coalesce(id::text, 'NULL') USING ERRCODE = '42704',
-            HINT = 'List experiments with SELECT id, name, status FROM metrics_ex.experiments.';
-    END IF;
-    RETURN cur = 'paused';
-END
-$$;
-COMMENT ON FUNCTION metrics_ex.experiment_paused(uuid) IS 'True while the experiment is paused';
+BEGIN ATOMIC
+    SELECT e.status FROM metrics_ex.experiment_registry e WHERE e.id = experiment_status.id;
+END;
+COMMENT ON FUNCTION metrics_ex.experiment_status(uuid) IS
+    'running, paused or stopped; NULL for an unknown experiment id';
+
+-- As CrucibleTelemetry's paused?/1: false for an unknown id, too.
+CREATE FUNCTION metrics_ex.experiment_paused(id uuid) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce(metrics_ex.experiment_status(id) = 'paused', false);
+COMMENT ON FUNCTION metrics_ex.experiment_paused(uuid) IS
+    'True while the experiment is paused; false when it is running, stopped or unknown';
 
 CREATE FUNCTION metrics_ex._experiment_must_exist(id uuid) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -236,16 +259,79 @@ BEGIN
 END
 $$;
 
+-- CrucibleTelemetry's cleanup: forget an experiment and, unless keep_data,
+-- delete its samples, their rollups and totals, and its series.  Only the
+-- role that started the experiment (or a member of it, or a superuser) may:
+-- the data goes with it.  Runs as the tables' owner through _experiment_call
+-- after the writer check; caller is the role that called it.
+CREATE FUNCTION metrics_ex._experiment_delete(id uuid, keep_data bool, caller name)
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    creator name;
+    ids bigint[];
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'experiment id must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    SELECT e.created_by INTO creator FROM metrics_ex.experiment_registry e
+     WHERE e.id = _experiment_delete.id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'experiment % does not exist', id USING ERRCODE = '42704',
+            HINT = 'List experiments with SELECT id, name, status FROM metrics_ex.experiments.';
+    END IF;
+    IF caller <> creator AND NOT EXISTS (
+           SELECT FROM pg_roles r
+            WHERE r.rolname = caller
+              AND (r.rolsuper OR EXISTS (SELECT FROM pg_roles c WHERE c.rolname = creator
+                                            AND pg_has_role(r.oid, c.oid, 'USAGE')))) THEN
+        RAISE EXCEPTION 'permission denied to delete experiment %', id USING ERRCODE = '42501',
+            HINT = format('Only its creator (%s), a member of that role or a superuser may delete an experiment.', creator);
+    END IF;
+    IF NOT coalesce(keep_data, false) THEN
+        ids := ARRAY(SELECT se.id FROM metrics_ex.series se
+                      WHERE se.tags ? 'experiment_id'
+                        AND (se.tags ->> 'experiment_id') = _experiment_delete.id::text);
+        IF cardinality(ids) > 0 THEN
+            DELETE FROM metrics_ex.samples s WHERE s.series_id = ANY (ids);
+            DELETE FROM metrics_ex.rollup_pending r WHERE r.series_id = ANY (ids);
+            DELETE FROM metrics_ex.rollup_minute r WHERE r.series_id = ANY (ids);
+            DELETE FROM metrics_ex.rollup_hour r WHERE r.series_id = ANY (ids);
+            DELETE FROM metrics_ex.rollup_day r WHERE r.series_id = ANY (ids);
+            DELETE FROM metrics_ex.series_totals t WHERE t.series_id = ANY (ids);
+            DELETE FROM metrics_ex.series se WHERE se.id = ANY (ids);
+        END IF;
+    END IF;
+    DELETE FROM metrics_ex.experiment_registry e WHERE e.id = _experiment_delete.id;
+END
+$$;
+REVOKE ALL ON FUNCTION metrics_ex._experiment_delete(uuid, bool, name) FROM PUBLIC;
+
+CREATE FUNCTION metrics_ex.delete_experiment(id uuid, keep_data bool DEFAULT false) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM metrics_ex._experiment_call('delete', id, keep_data => coalesce(keep_data, false));
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.delete_experiment(uuid, bool) IS
+    'Forget an experiment and, unless keep_data, delete its samples, rollups and series (its creator only)';
+
 -- CrucibleTelemetry's calculate_metrics over the experiment's samples.
--- Sections read these metrics (by convention):
+-- Sections read these metrics (by convention; emit() records them):
+--   events       experiment_events_total       count per event name (tag "event")
 --   latency      latency_ms                    count, mean, median, std_dev (population),
 --                                              min, max, p50, p90, p95, p99 (linear interpolation)
 --   cost         cost_usd (one sample per      total, count, mean_per_request, median,
 --                request)                      cost_per_1k_requests, cost_per_1m_requests
 --   reliability  success (1 success, 0 fail)   successes, failures, success_rate,
 --                                              failure_rate, sla_99, sla_999, sla_9999
---   tokens       tokens_prompt, tokens_completion, tokens_total (else prompt + completion)
---   summary      every sample                  total_events, time_range, duration_seconds
+--   tokens       tokens_prompt, tokens_completion, tokens_total (else prompt + completion);
+--                count: requests with token counts (the most samples of the three)
+--   summary      total_events (the events counted), total_samples, time_range,
+--                duration_seconds (over every sample)
 -- Sums and means beyond the float8 range are Infinity or NaN (fsum.sql),
 -- which JSON shows as the strings "Infinity", "-Infinity" and "NaN".
 CREATE FUNCTION metrics_ex.calculate_metrics(id uuid) RETURNS jsonb
@@ -257,9 +343,15 @@ DECLARE
 BEGIN
     PERFORM metrics_ex._experiment_must_exist(id);
     WITH s AS MATERIALIZED (
-        SELECT x.name, x.value, x.ts FROM metrics_ex._experiment_samples(id) x),
+        SELECT x.name, x.value, x.ts, x.tags FROM metrics_ex._experiment_samples(id) x),
     summ AS (
         SELECT count(*) AS n, min(s.ts) AS first, max(s.ts) AS last FROM s),
+    ev AS (
+        SELECT coalesce(jsonb_object_agg(e.event, jsonb_build_object('count', e.n)), '{}') AS events,
+               coalesce(sum(e.n), 0) AS n
+          FROM (SELECT s.tags ->> 'event' AS event, sum(s.value)::bigint AS n
+                  FROM s WHERE s.name = 'experiment_events_total' AND s.tags ? 'event'
+                 GROUP BY 1) e),
     lat AS (
         SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_pop(s.value) AS sd,
                min(s.value) AS lo, max(s.value) AS hi,
@@ -277,6 +369,9 @@ BEGIN
         SELECT coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_prompt'), 0) AS prompt,
                coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_completion'), 0) AS completion,
                count(*) FILTER (WHERE s.name = 'tokens_total') AS n_total,
+               greatest(count(*) FILTER (WHERE s.name = 'tokens_prompt'),
+                        count(*) FILTER (WHERE s.name = 'tokens_completion'),
+                        count(*) FILTER (WHERE s.name = 'tokens_total')) AS requests,
                metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_total') AS total,
                metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_prompt') AS mean_prompt,
                metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_completion') AS mean_completion,
@@ -286,9 +381,10 @@ BEGIN
     SELECT jsonb_build_object(
         'summary', jsonb_build_object(
             'experiment_id', e.id, 'name', e.name, 'status', e.status,
-            'total_events', summ.n, 'samples_rejected', e.samples_rejected,
+            'total_events', ev.n, 'total_samples', summ.n, 'samples_rejected', e.samples_rejected,
             'time_range', jsonb_build_object('start', summ.first, 'end', summ.last),
             'duration_seconds', coalesce(extract(epoch FROM summ.last - summ.first)::float8, 0)),
+        'events', ev.events,
         'latency', jsonb_build_object(
             'count', lat.n, 'mean', lat.mean, 'median', lat.q[1], 'std_dev', lat.sd,
             'min', lat.lo, 'max', lat.hi,
@@ -302,6 +398,7 @@ BEGIN
             'success_rate', rel.rate, 'failure_rate', 1 - rel.rate,
             'sla_99', rel.rate >= 0.99, 'sla_999', rel.rate >= 0.999, 'sla_9999', rel.rate >= 0.9999),
         'tokens', jsonb_build_object(
+            'count', tok.requests,
             'total_prompt', tok.prompt, 'total_completion', tok.completion,
             'total', CASE WHEN tok.n_total > 0 THEN tok.total ELSE metrics_ex.fadd(tok.prompt, tok.completion) END,
             'mean_prompt', tok.mean_prompt, 'mean_completion', tok.mean_completion,
@@ -309,13 +406,13 @@ BEGIN
                                WHEN tok.n > 0 THEN metrics_ex.fadd(coalesce(tok.mean_prompt, 0),
                                                                    coalesce(tok.mean_completion, 0)) END))
       INTO result
-      FROM metrics_ex.experiment_registry e, summ, lat, cst, rel, tok
+      FROM metrics_ex.experiment_registry e, summ, ev, lat, cst, rel, tok
      WHERE e.id = calculate_metrics.id;
     RETURN result;
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.calculate_metrics(uuid) IS
-    'CrucibleTelemetry calculate_metrics: summary, latency (latency_ms), cost (cost_usd), reliability (success), tokens';
+    'CrucibleTelemetry calculate_metrics: summary, events (experiment_events_total), latency (latency_ms), cost (cost_usd), reliability (success), tokens';
 
 -- Student's t distribution: P(T <= t) with df degrees of freedom (df > 0,
 -- not necessarily an integer, as Welch's test needs).

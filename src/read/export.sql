@@ -16,7 +16,8 @@ RETURN CASE WHEN v IS NULL THEN ''
 -- experiment's samples (lineage ids included), sorted; a sample without a
 -- tag leaves its field empty.  jsonl: {"ts", "name", "kind", "value",
 -- "tags"} per sample.  ts is ISO 8601 in UTC; values keep every digit.
--- Samples come ordered by ts, then name.
+-- Samples come ordered by ts, then name.  An experiment without samples is
+-- an error (SQLSTATE P0002, no_data_found).
 CREATE FUNCTION metrics_ex.export(id uuid, format text DEFAULT 'csv') RETURNS SETOF text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -30,6 +31,11 @@ BEGIN
     IF f NOT IN ('csv', 'jsonl') THEN
         RAISE EXCEPTION 'invalid format "%"', format USING ERRCODE = '22023',
             HINT = 'The format is csv or jsonl.';
+    END IF;
+    -- as CrucibleTelemetry's {:error, :no_data}: an empty file helps nobody
+    IF NOT EXISTS (SELECT FROM metrics_ex._experiment_samples(id)) THEN
+        RAISE EXCEPTION 'experiment % has no data to export', id USING ERRCODE = 'P0002',
+            HINT = 'Record samples tagged with its experiment_id first; SELECT samples FROM metrics_ex.experiments shows how many it has.';
     END IF;
 
     IF f = 'jsonl' THEN

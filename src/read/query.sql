@@ -545,7 +545,10 @@ COMMENT ON FUNCTION metrics_ex.rolling(text, jsonb) IS
     'Per series: last value, and count and mean over the last 1, 5 and 15 minutes (0 when empty)';
 
 -- windowed: sliding windows [start, start + width) from the first sample,
--- advancing by step; empty windows are dropped.
+-- advancing by step; empty windows are dropped.  As CrucibleTelemetry's
+-- windowed_metrics, the windows end where the next one would reach more than
+-- one step past the last sample (start + width > last + step), and a zero
+-- width or step gives no windows.
 CREATE FUNCTION metrics_ex.windowed(
     name text, width interval, step interval, aggregation text DEFAULT 'mean',
     tags jsonb DEFAULT '{}', since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
@@ -560,25 +563,37 @@ DECLARE
     lo timestamptz := coalesce(since, '-infinity');
     hi timestamptz := coalesce(until, 'infinity');
     first_ts timestamptz;
+    last_ts timestamptz;
+    last_k bigint;
 BEGIN
-    IF width IS NULL OR width <= interval '0' THEN
-        RAISE EXCEPTION 'width must be a positive interval' USING ERRCODE = '22023';
+    IF width IS NULL OR width < interval '0' THEN
+        RAISE EXCEPTION 'width must not be negative' USING ERRCODE = '22023',
+            HINT = 'A window is [start, start + width); a zero width gives no windows.';
     END IF;
-    IF step IS NULL OR step <= interval '0' THEN
-        RAISE EXCEPTION 'step must be a positive interval' USING ERRCODE = '22023';
+    IF step IS NULL OR step < interval '0' THEN
+        RAISE EXCEPTION 'step must not be negative' USING ERRCODE = '22023',
+            HINT = 'Windows start at the first sample and advance by step; a zero step gives no windows.';
     END IF;
     IF lo >= hi THEN
         RAISE EXCEPTION 'since (%) must be earlier than until (%)', lo, hi USING ERRCODE = '22023';
     END IF;
     f := metrics_ex._split_filter(tags);
     agg := metrics_ex._aggregate_sql(aggregation, format('%s::float8', extract(epoch FROM width)));
+    IF width = interval '0' OR step = interval '0' THEN
+        RETURN;
+    END IF;
     mid := metrics_ex._metric_id(name);
     IF mid IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE format('SELECT min(x.ts) %s', metrics_ex._samples_sql())
-       INTO first_ts USING mid, lo, hi, f.series_filter, f.lineage_filter;
+    EXECUTE format('SELECT min(x.ts), max(x.ts) %s', metrics_ex._samples_sql())
+       INTO first_ts, last_ts USING mid, lo, hi, f.series_filter, f.lineage_filter;
     IF first_ts IS NULL THEN
+        RETURN;
+    END IF;
+    -- the last window k has first + k*step + width <= last + step
+    last_k := floor(extract(epoch FROM last_ts - first_ts + step - width) / extract(epoch FROM step))::bigint;
+    IF last_k < 0 THEN
         RETURN;
     END IF;
     -- each sample joins the windows k that hold it: start_k = first + k*step,
@@ -588,9 +603,9 @@ BEGIN
           FROM (SELECT x.ts, x.value %s) x
         CROSS JOIN LATERAL generate_series(
             greatest(0, floor((extract(epoch FROM x.ts - $6) - extract(epoch FROM $7)) / extract(epoch FROM $8))::bigint + 1),
-            floor(extract(epoch FROM x.ts - $6) / extract(epoch FROM $8))::bigint) k
+            least($9, floor(extract(epoch FROM x.ts - $6) / extract(epoch FROM $8))::bigint)) k
         GROUP BY k ORDER BY k$q$, agg, metrics_ex._samples_sql())
-        USING mid, lo, hi, f.series_filter, f.lineage_filter, first_ts, width, step;
+        USING mid, lo, hi, f.series_filter, f.lineage_filter, first_ts, width, step, last_k;
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.windowed(text, interval, interval, text, jsonb, timestamptz, timestamptz) IS

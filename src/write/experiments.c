@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
@@ -285,10 +286,12 @@ experiments_accept(int64 series_id, Jsonb *series_tags)
 
 /*
  * _experiment_call(action, id, name, hypothesis, condition, tags,
- * sample_size): the lifecycle functions' way into the registry.  Like the
- * write API, it lets a caller with INSERT on metrics_ex.ingest write the
- * registry as the tables' owner; the statements it runs are fixed here, and
- * the SQL functions they call can be executed by the owner only.
+ * sample_size, metadata, keep_data): the lifecycle functions' way into the
+ * registry.  Like the write API, it lets a caller with INSERT on
+ * metrics_ex.ingest write the registry as the tables' owner; the statements
+ * it runs are fixed here, and the SQL functions they call can be executed by
+ * the owner only.  'start' records the caller as the experiment's creator,
+ * 'delete' passes the caller on to be checked against it.
  */
 PG_FUNCTION_INFO_V1(metrics_ex_experiment_call);
 
@@ -296,6 +299,7 @@ Datum
 metrics_ex_experiment_call(PG_FUNCTION_ARGS)
 {
 	char	   *action;
+	char	   *caller;
 	OwnerContext oc;
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
@@ -306,20 +310,25 @@ metrics_ex_experiment_call(PG_FUNCTION_ARGS)
 	action = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	catalog_begin_write();		/* may the caller record metrics? */
+	caller = GetUserNameFromId(GetUserId(), false);
 	owner_begin(&oc);
 	if (strcmp(action, "start") == 0)
 	{
-		Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID};
-		Datum		args[5];
-		char		nulls[5];
+		Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID,
+		JSONBOID, NAMEOID};
+		Datum		args[7];
+		char		nulls[7];
 
-		for (int i = 0; i < 5; i++)
+		/* name, hypothesis, condition, tags, sample_size, metadata */
+		for (int i = 0; i < 6; i++)
 		{
 			args[i] = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
 			nulls[i] = PG_ARGISNULL(i + 2) ? 'n' : ' ';
 		}
-		if (SPI_execute_with_args("SELECT metrics_ex._experiment_insert($1, $2, $3, $4, $5)",
-								  5, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
+		args[6] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+		nulls[6] = ' ';
+		if (SPI_execute_with_args("SELECT metrics_ex._experiment_insert($1, $2, $3, $4, $5, $6, $7)",
+								  7, argtypes, args, nulls, false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "metrics_ex: could not start the experiment");
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -345,6 +354,20 @@ metrics_ex_experiment_call(PG_FUNCTION_ARGS)
 		if (SPI_execute_with_args("SELECT metrics_ex._experiment_transition($1, $2)",
 								  2, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "metrics_ex: could not change the experiment");
+	}
+	else if (strcmp(action, "delete") == 0)
+	{
+		Oid			argtypes[3] = {UUIDOID, BOOLOID, NAMEOID};
+		Datum		args[3];
+		char		nulls[3] = {' ', ' ', ' '};
+
+		args[0] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+		nulls[0] = PG_ARGISNULL(1) ? 'n' : ' ';
+		args[1] = PG_ARGISNULL(8) ? BoolGetDatum(false) : PG_GETARG_DATUM(8);
+		args[2] = DirectFunctionCall1(namein, CStringGetDatum(caller));
+		if (SPI_execute_with_args("SELECT metrics_ex._experiment_delete($1, $2, $3)",
+								  3, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "metrics_ex: could not delete the experiment");
 	}
 	else
 		elog(ERROR, "metrics_ex: unknown experiment action \"%s\"", action);
