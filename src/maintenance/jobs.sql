@@ -117,8 +117,8 @@ END;
 
 -- The scheduler is about to run a due job: mark it running.  No row when it
 -- is not due any more (disabled, run by hand meanwhile, running).
-CREATE FUNCTION metrics_ex._job_start(job text,
-    OUT kind text, OUT command text, OUT owner oid, OUT timeout_ms float8)
+CREATE FUNCTION metrics_ex._job_start(job text)
+RETURNS TABLE (kind text, command text, owner oid, timeout_ms float8)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
