@@ -102,7 +102,8 @@ typedef struct DbEntry
 	Oid			dboid;			/* InvalidOid: unused */
 	DbKnown		known;
 	bool		wanted;			/* CREATE EXTENSION committed there */
-	bool		left_out;		/* wanted a slot and found none (warned) */
+	bool		left_out;		/* wanted a slot and found none */
+	bool		warned;			/* logged as left out though it has metrics_ex */
 	TimestampTz checked_at;
 } DbEntry;
 
@@ -371,7 +372,13 @@ start_scheduler(Oid dboid)
 	return RegisterDynamicBackgroundWorker(&worker, &handle);
 }
 
-/* The databases a scheduler may connect to, in pass_cxt. */
+typedef struct DbName
+{
+	Oid			oid;
+	NameData	name;
+} DbName;
+
+/* The databases a scheduler may connect to (DbName), in pass_cxt. */
 static List *
 list_databases(MemoryContext pass_cxt)
 {
@@ -392,8 +399,11 @@ list_databases(MemoryContext pass_cxt)
 		if (db->datallowconn && !db->datistemplate && db->datconnlimit != -2)
 		{
 			MemoryContext old = MemoryContextSwitchTo(pass_cxt);
+			DbName	   *d = palloc(sizeof(DbName));
 
-			dbs = lappend_oid(dbs, db->oid);
+			d->oid = db->oid;
+			d->name = db->datname;
+			dbs = lappend(dbs, d);
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -417,13 +427,24 @@ db_priority(DbEntry *e, TimestampTz now)
 	return 0;
 }
 
+static bool
+db_listed(List *dbs, Oid dboid)
+{
+	ListCell   *lc;
+
+	foreach(lc, dbs)
+		if (((DbName *) lfirst(lc))->oid == dboid)
+			return true;
+	return false;
+}
+
 /* One pass: a scheduler for every database that wants one, best first. */
 static void
 launcher_scan(MemoryContext pass_cxt)
 {
 	List	   *dbs = list_databases(pass_cxt);
 	Oid		   *to_start;
-	Oid		   *to_warn;
+	DbName	  **to_warn;
 	int			nstart = 0,
 				nwarn = 0,
 				nunchecked = 0;
@@ -432,7 +453,7 @@ launcher_scan(MemoryContext pass_cxt)
 
 	/* no allocation under the spinlock: room for everything up front */
 	to_start = MemoryContextAlloc(pass_cxt, sizeof(Oid) * (list_length(dbs) + shared->nslots));
-	to_warn = MemoryContextAlloc(pass_cxt, sizeof(Oid) * (list_length(dbs) + 1));
+	to_warn = MemoryContextAlloc(pass_cxt, sizeof(DbName *) * (list_length(dbs) + 1));
 
 	SpinLockAcquire(&shared->mutex);
 	/* forget databases that are gone */
@@ -440,11 +461,11 @@ launcher_scan(MemoryContext pass_cxt)
 	{
 		SchedulerSlot *s = &shared->slots[i];
 
-		if (s->state != SLOT_FREE && s->pid == 0 && !list_member_oid(dbs, s->dboid))
+		if (s->state != SLOT_FREE && s->pid == 0 && !db_listed(dbs, s->dboid))
 			memset(s, 0, sizeof(*s));
 	}
 	for (int i = 0; i < MAX_DB_ENTRIES; i++)
-		if (shared->dbs[i].dboid != InvalidOid && !list_member_oid(dbs, shared->dbs[i].dboid))
+		if (shared->dbs[i].dboid != InvalidOid && !db_listed(dbs, shared->dbs[i].dboid))
 			memset(&shared->dbs[i], 0, sizeof(DbEntry));
 
 	/* a stopped scheduler whose wait is over comes back */
@@ -464,29 +485,33 @@ launcher_scan(MemoryContext pass_cxt)
 	{
 		foreach(lc, dbs)
 		{
-			Oid			dboid = lfirst_oid(lc);
-			DbEntry    *e = db_entry(dboid, true);
+			DbName	   *d = lfirst(lc);
+			DbEntry    *e = db_entry(d->oid, true);
 			SchedulerSlot *s;
 
-			if (find_slot(dboid) != NULL || db_priority(e, now) != prio)
+			if (find_slot(d->oid) != NULL || db_priority(e, now) != prio)
 				continue;
 			s = free_slot();
 			if (s == NULL)
 			{
 				/* say so once, until it gets a slot */
-				if (!e->left_out && prio >= 2)
-					to_warn[nwarn++] = dboid;
-				else if (!e->left_out)
+				if (prio >= 2 && !e->warned)
+				{
+					to_warn[nwarn++] = d;
+					e->warned = true;
+				}
+				else if (prio < 2 && !e->left_out)
 					nunchecked++;
 				e->left_out = true;
 				continue;
 			}
 			memset(s, 0, sizeof(*s));
-			s->dboid = dboid;
+			s->dboid = d->oid;
 			s->state = SLOT_STARTING;
 			e->left_out = false;
+			e->warned = false;
 			e->wanted = false;
-			to_start[nstart++] = dboid;
+			to_start[nstart++] = d->oid;
 		}
 	}
 	SpinLockRelease(&shared->mutex);
@@ -509,8 +534,8 @@ launcher_scan(MemoryContext pass_cxt)
 	}
 	for (int i = 0; i < nwarn; i++)
 		ereport(WARNING,
-				(errmsg("metrics_ex: database with OID %u has metrics_ex but gets no scheduler: all %d metrics_ex.max_workers slots are in use",
-						to_warn[i], shared->nslots),
+				(errmsg("metrics_ex: database \"%s\" has metrics_ex but gets no scheduler: all %d metrics_ex.max_workers slots are in use",
+						NameStr(to_warn[i]->name), shared->nslots),
 				 errhint("Raise metrics_ex.max_workers (server restart), or run SELECT * FROM metrics_ex.run_maintenance() in that database from cron.")));
 	if (nunchecked > 0)
 		ereport(WARNING,

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The launcher and schedulers under an operator's conditions, on a cluster of
+# its own with metrics_ex.max_workers = 2 (the port after the test cluster's,
+# plus 12):
+#   - four databases, two without the extension: both that have it get their
+#     jobs run; a fifth with the extension is left out with a WARNING and
+#     shows in workers()
+#   - ALTER DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE succeed while
+#     a scheduler is connected, and it comes back
+#   - a job over its time limit is cancelled; a run the server did not
+#     survive is recorded as crashed and waits longer
+#   - no job runs while pg_restore is connected
+#   - nothing starts under pg_upgrade
+# Usage: test/e2e_scheduler.sh (PGPORT set: the test cluster's port)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+port=$((${PGPORT:-55432} + 12))
+dir=$(mktemp -d /tmp/metrics_ex_sched.XXXXXX)
+chmod 755 "$dir"
+new=
+cleanup() {
+    bash test/cluster.sh stop "$dir" 2>/dev/null
+    [[ -n $new && -f $new/data/postmaster.pid ]] && runuser -u postgres -- "$bindir/pg_ctl" -D "$new/data" -m fast -w stop >/dev/null 2>&1
+    rm -rf "$dir" ${new:+"$new"}
+}
+trap cleanup EXIT
+[[ -n ${KEEP:-} ]] && trap - EXIT
+passed=0 failed=0
+host=$dir cport=$port
+conn() { psql -qXAt -h "$host" -p "$cport" -U postgres -v ON_ERROR_STOP=1 -d "$@"; }
+check() {   # check "description" DB "SQL that must return t" [timeout seconds]
+    local what=$1 db=$2 sql=$3 timeout=${4:-0} waited=0 got
+    while :; do
+        got=$(conn "$db" -c "$sql" 2>&1)
+        [[ $got == t ]] && break
+        if ((waited >= timeout)); then
+            echo "not ok - $what (got: $got)"; failed=$((failed + 1)); return 1
+        fi
+        sleep 1; waited=$((waited + 1))
+    done
+    echo "ok - $what"; passed=$((passed + 1))
+}
+
+bash test/cluster.sh start "$dir" "$port" "metrics_ex.max_workers = 2" "log_min_messages = info"
+for db in a_plain b_plain c_metrics d_metrics; do conn postgres -c "CREATE DATABASE $db"; done
+for db in c_metrics d_metrics; do
+    conn "$db" -c "CREATE EXTENSION metrics_ex" -c "SELECT metrics_ex.alter_job('materialize', '1 second')" >/dev/null
+done
+ran="SELECT count(*) > 0 FROM metrics_ex.job_runs WHERE job = 'materialize' AND status = 'succeeded'"
+check "with max_workers = 2 and two databases without the extension, c_metrics gets its jobs run" c_metrics "$ran" 60
+check "and so does d_metrics" d_metrics "$ran" 30
+check "workers() shows the two running schedulers" c_metrics \
+      "SELECT count(*) = 2 FROM metrics_ex.workers() w JOIN pg_database d ON d.oid = w.datid
+        WHERE w.state = 'running' AND d.datname IN ('c_metrics', 'd_metrics')" 10
+
+conn postgres -c "CREATE DATABASE e_metrics"
+conn e_metrics -c "CREATE EXTENSION metrics_ex"
+check "a third database with the extension is left out and shows in workers()" c_metrics \
+      "SELECT EXISTS (SELECT 1 FROM metrics_ex.workers() w JOIN pg_database d ON d.oid = w.datid
+                      WHERE d.datname = 'e_metrics' AND w.state = 'no slot')" 20
+for _ in 1 2 3 4 5; do grep -q 'database "e_metrics" has metrics_ex but gets no scheduler' "$dir/server.log" && break; sleep 1; done
+if grep -q 'database "e_metrics" has metrics_ex but gets no scheduler' "$dir/server.log"; then
+    echo "ok - with a WARNING in the log"; passed=$((passed + 1))
+else
+    echo "not ok - with a WARNING in the log"; failed=$((failed + 1))
+fi
+conn postgres -c "DROP DATABASE e_metrics"
+
+# ---- commands that need the database to themselves ----
+if out=$(conn postgres -c "ALTER DATABASE c_metrics RENAME TO c_renamed" 2>&1); then
+    echo "ok - ALTER DATABASE RENAME succeeds while its scheduler runs"; passed=$((passed + 1))
+else
+    echo "not ok - ALTER DATABASE RENAME: $out"; failed=$((failed + 1))
+fi
+check "and the scheduler comes back" c_renamed \
+      "SELECT EXISTS (SELECT 1 FROM metrics_ex.workers() w WHERE w.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND w.state = 'running')" 30
+if out=$(conn postgres -c "CREATE DATABASE d_copy TEMPLATE d_metrics" 2>&1); then
+    echo "ok - CREATE DATABASE ... TEMPLATE succeeds while its scheduler runs"; passed=$((passed + 1))
+else
+    echo "not ok - CREATE DATABASE ... TEMPLATE: $out"; failed=$((failed + 1))
+fi
+conn postgres -c "DROP DATABASE IF EXISTS d_copy" >/dev/null
+check "and that scheduler comes back too" d_metrics \
+      "SELECT EXISTS (SELECT 1 FROM metrics_ex.workers() w WHERE w.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND w.state = 'running')" 30
+
+# ---- time limits, crashes, restores ----
+conn c_renamed -c "SELECT metrics_ex.add_job('sleepy', 'SELECT pg_sleep(30)', '1 second', timeout => '1 second')" >/dev/null
+check "a job over its time limit is cancelled and logged" c_renamed \
+      "SELECT EXISTS (SELECT 1 FROM metrics_ex.job_runs WHERE job = 'sleepy' AND status = 'failed'
+                      AND error = 'the job ran longer than its timeout')" 20
+conn c_renamed -c "SELECT metrics_ex.remove_job('sleepy')" >/dev/null
+
+conn d_metrics -c "SELECT metrics_ex.add_job('crashy', 'SELECT pg_sleep(600)', '1 second')" >/dev/null
+check "a long job is running" d_metrics "SELECT running_since IS NOT NULL FROM metrics_ex.jobs WHERE job = 'crashy'" 20
+runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+bash test/cluster.sh start "$dir" "$port"
+check "after a crash its run is recorded as crashed" d_metrics \
+      "SELECT EXISTS (SELECT 1 FROM metrics_ex.job_runs WHERE job = 'crashy' AND status = 'crashed')" 60
+check "and it waits longer before the next try" d_metrics \
+      "SELECT next_run > now() + interval '3 minutes' AND running_since IS NULL FROM metrics_ex.jobs WHERE job = 'crashy'"
+conn d_metrics -c "SELECT metrics_ex.remove_job('crashy')" >/dev/null
+
+check "materialize runs again after the restart" c_renamed "$ran" 30
+PGAPPNAME=pg_restore conn c_renamed -c "SELECT pg_sleep(8)" >/dev/null &
+sleep 2
+before=$(conn c_renamed -c "SELECT count(*) FROM metrics_ex.job_runs")
+sleep 4
+after=$(conn c_renamed -c "SELECT count(*) FROM metrics_ex.job_runs")
+if [[ $before == "$after" ]]; then echo "ok - no job runs while pg_restore is connected"; passed=$((passed + 1))
+else echo "not ok - jobs ran while pg_restore was connected ($before -> $after)"; failed=$((failed + 1)); fi
+wait
+check "and jobs run again when it is gone" c_renamed \
+      "SELECT count(*) > $after FROM metrics_ex.job_runs" 15
+
+# ---- pg_upgrade: nothing may start while it copies the catalogs ----
+bash test/cluster.sh stop "$dir"
+new=$(mktemp -d /tmp/metrics_ex_upgrade.XXXXXX)
+chown postgres: "$new"
+runuser -u postgres -- "$bindir/initdb" -D "$new/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+cat >> "$new/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'metrics_ex'
+max_worker_processes = 16
+log_min_messages = info
+unix_socket_directories = '$new'
+CONF
+if (cd "$new" && runuser -u postgres -- "$bindir/pg_upgrade" -b "$bindir" -B "$bindir" -d "$dir/data" -D "$new/data" \
+        -p $((port + 1)) -P $((port + 2)) -s "$new" >"$new/upgrade.out" 2>&1); then
+    echo "ok - pg_upgrade succeeds with metrics_ex preloaded"; passed=$((passed + 1))
+else
+    echo "not ok - pg_upgrade failed: $(tail -20 "$new/upgrade.out")"; failed=$((failed + 1))
+fi
+if grep -rqs "metrics_ex scheduler\|metrics_ex launcher" "$new/data/pg_upgrade_output.d" "$new"/*.log 2>/dev/null; then
+    echo "not ok - a metrics_ex worker ran under pg_upgrade"; failed=$((failed + 1))
+else
+    echo "ok - no metrics_ex worker ran under pg_upgrade"; passed=$((passed + 1))
+fi
+upgraded_at=$(date -u +'%Y-%m-%d %H:%M:%S+00')
+runuser -u postgres -- "$bindir/pg_ctl" -D "$new/data" -o "-p $((port + 2))" -l "$new/server.log" -w start >/dev/null
+host=$new cport=$((port + 2))
+check "the upgraded cluster runs its jobs" c_renamed \
+      "SELECT count(*) > 0 FROM metrics_ex.job_runs WHERE started_at > '$upgraded_at'" 60
+
+echo "$passed passed, $failed failed"
+((failed == 0))
