@@ -116,4 +116,7 @@ CREATE TRIGGER series_invalidate AFTER UPDATE OR DELETE OR TRUNCATE ON metrics_e
 -- pg_dump keeps the catalog's rows (sample partitions are ordinary tables).
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.metrics', '');
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.series', '');
+-- and where their ids go on, so that a restored database makes no id twice
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.metrics_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.series_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.totals', '');
