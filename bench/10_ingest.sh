@@ -17,6 +17,8 @@ q <<SQL
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 -- measured by hand here: the scheduler's jobs would only add noise
 SELECT metrics_ex.alter_job(job, enabled => false) FROM metrics_ex.jobs;
+-- today's partitions, as the scheduler would have made them
+SELECT metrics_ex.run_job('retention');
 DROP TABLE IF EXISTS bench_bare;
 CREATE TABLE bench_bare (ts timestamptz, series_id bigint, value float8);
 SELECT setseed(0.42);
@@ -53,26 +55,30 @@ materialize_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 rollup_bytes=$(q -c "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY['metrics_ex.rollup_minute', 'metrics_ex.rollup_hour',
                      'metrics_ex.rollup_day', 'metrics_ex.series_totals']::regclass[]) c")
 
-# pgbench: increment() against SELECT 1, 2 clients, same server, same length
+# pgbench: increment() against a plain single-row INSERT into a 3-column
+# table and against SELECT 1, 2 clients, same server, same length
 cat > "$dir/increment.sql" <<'SQL'
 SELECT metrics_ex.increment('bench_requests_total', 1, '{"endpoint": "/api"}');
 SQL
+echo "INSERT INTO bench_bare VALUES (now(), 1, 1);" > "$dir/insert.sql"
 echo "SELECT 1;" > "$dir/select1.sql"
 tps() { pgbench -n -c 2 -j 2 -T "$PGBENCH_SECONDS" -f "$1" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
 tps_select1=$(tps "$dir/select1.sql")
+tps_insert=$(tps "$dir/insert.sql")
 tps_increment=$(tps "$dir/increment.sql")
 
 awk -v rows="$ROWS" -v series="$SERIES" -v bb="$best_bare" -v bi="$best_ingest" \
     -v sb="$samples_bytes" -v cb="$catalog_bytes" -v bab="$bare_bytes" \
-    -v t1="$tps_select1" -v ti="$tps_increment" -v rb="$rollup_bytes" -v ms="$materialize_s" 'BEGIN {
+    -v t1="$tps_select1" -v tin="$tps_insert" -v ti="$tps_increment" -v rb="$rollup_bytes" -v ms="$materialize_s" 'BEGIN {
     printf "\n%-58s %14s %14s %8s\n", "figure (best of rounds)", "metrics_ex", "baseline", "ratio"
     printf "%-58s %14.0f %14.0f %7.0f%%\n", "COPY rows/s, " rows " rows over " series " series (target >= 50%)", rows/bi, rows/bb, 100*bb/bi
     printf "%-58s %14.1f %14.1f %8.2f\n", "bytes per sample, samples table + indexes (target < 60)", sb/rows, bab/rows, sb/bab
     printf "%-58s %14.1f %14s\n", "bytes per sample, with series and metric catalog", (sb+cb)/rows, "-"
     printf "%-58s %14.1f %14s\n", "bytes per sample of minute/hour/day rollups and totals", rb/rows, "-"
     printf "%-58s %13.2fs %14s\n", "materialize() of the load'"'"'s deltas", ms, "-"
+    printf "%-58s %14.0f %14.0f %7.0f%%\n", "pgbench tps, increment() vs single-row INSERT, 2 clients", ti, tin, 100*ti/tin
     printf "%-58s %14.0f %14.0f %7.0f%%\n", "pgbench tps, increment() vs SELECT 1, 2 clients", ti, t1, 100*ti/t1
 }'
 q -c "DROP TABLE bench_bare" -c "TRUNCATE metrics_ex.samples, metrics_ex.rollup_pending, metrics_ex.rollup_minute,
       metrics_ex.rollup_hour, metrics_ex.rollup_day, metrics_ex.series_totals"
-rm -f "$dir"/*.copy "$dir"/increment.sql "$dir"/select1.sql
+rm -f "$dir"/*.copy "$dir"/increment.sql "$dir"/insert.sql "$dir"/select1.sql

@@ -11,20 +11,15 @@ src=metrics_ex_dump_src dst=metrics_ex_dump_dst
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 work=$(mktemp -d /tmp/metrics_ex_dump.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
+. test/tap.sh
 q() { local db=$1; shift; PGOPTIONS="-c client_min_messages=warning" psql -qXAt -d "$db" -v ON_ERROR_STOP=1 "$@"; }
 same() {   # same "description" "SQL": equal output in both databases
     local a b
     a=$(q "$src" -c "$2" 2>&1); b=$(q "$dst" -c "$2" 2>&1)
-    if [[ -n $a && $a == "$b" ]]; then echo "ok - $1"; passed=$((passed + 1))
-    else echo "not ok - $1"; diff <(echo "$a") <(echo "$b") | head -10; failed=$((failed + 1)); fi
+    if [[ -n $a && $a == "$b" ]]; then tap_ok "$1"
+    else tap_not_ok "$1"; diff <(echo "$a") <(echo "$b") | head -10; fi
 }
-check() {  # check "description" DB "SQL that must return t"
-    local got
-    got=$(q "$2" -c "$3" 2>&1)
-    if [[ $got == t ]]; then echo "ok - $1"; passed=$((passed + 1))
-    else echo "not ok - $1 (got: $got)"; failed=$((failed + 1)); fi
-}
+check() { tap_wait "$1" 0 q "$2" -c "$3"; }   # check DESC DB SQL
 
 PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -c "DROP DATABASE IF EXISTS $src" \
     -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" >/dev/null
@@ -74,15 +69,15 @@ SELECT metrics_ex.log_step('dump_run', 'loss', 0.25, 2);
 SQL
 
 if "$bindir/pg_dump" -Fc -d "$src" -f "$work/db.dump" 2>"$work/dump.err"; then
-    echo "ok - pg_dump -Fc"; passed=$((passed + 1))
+    tap_ok "pg_dump -Fc"
 else
-    echo "not ok - pg_dump -Fc: $(cat "$work/dump.err")"; failed=$((failed + 1))
+    tap_not_ok "pg_dump -Fc" "$(cat "$work/dump.err")"
 fi
 psql -qX -d postgres -c "CREATE DATABASE $dst" >/dev/null
 if "$bindir/pg_restore" --exit-on-error --single-transaction -d "$dst" "$work/db.dump" 2>"$work/restore.err"; then
-    echo "ok - pg_restore --exit-on-error --single-transaction: no error"; passed=$((passed + 1))
+    tap_ok "pg_restore --exit-on-error --single-transaction: no error"
 else
-    echo "not ok - pg_restore: $(head -20 "$work/restore.err")"; failed=$((failed + 1))
+    tap_not_ok "pg_restore --exit-on-error --single-transaction: no error" "$(head -20 "$work/restore.err")"
 fi
 
 same "the same samples, partition by partition" \
@@ -126,5 +121,4 @@ check "telemetry events are recorded" "$dst" "SELECT count(*) = 2 FROM metrics_e
 
 psql -qX -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst" >/dev/null
 psql -qX -d postgres -c "DROP ROLE metrics_ex_dump_owner" >/dev/null
-echo "$passed passed, $failed failed"
-((failed == 0))
+tap_done

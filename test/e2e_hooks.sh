@@ -8,9 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 port=$((${PGPORT:-55432} + 11))
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "not ok - $1"; failed=$((failed + 1)); }
+. test/tap.sh
+ok() { tap_ok "$1"; }
+fail() { tap_not_ok "$1"; }
 dir=
 cleanup() { [[ -n $dir ]] && bash test/cluster.sh stop "$dir" 2>/dev/null; [[ -n $dir ]] && rm -rf "$dir"; }
 trap cleanup EXIT
@@ -45,5 +45,4 @@ for order in "pg_stat_statements,pgaudit,metrics_ex" "metrics_ex,pg_stat_stateme
     dir=
 done
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tap_done

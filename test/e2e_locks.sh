@@ -16,10 +16,8 @@ chmod 777 "$work"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-fail() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else fail "$1 ($3)"; fi; }
+. test/tap.sh
+check() { if eval "$2"; then tap_ok "$1"; else tap_not_ok "$1" "$3"; fi; }
 q() { PGOPTIONS="-c client_min_messages=warning" psql -qXAt -d "$db" -v ON_ERROR_STOP=1 "$@"; }
 pgbench=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/pgbench
 
@@ -102,5 +100,4 @@ check "without making a partition" \
       "[[ \$(q -c 'SELECT count(*) FROM metrics_ex.partitions()') == $parts ]]" "partitions changed"
 
 psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
-echo "$passed passed, $failed failed"
-((failed == 0))
+tap_done

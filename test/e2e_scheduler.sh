@@ -26,21 +26,10 @@ cleanup() {
 }
 trap cleanup EXIT
 [[ -n ${KEEP:-} ]] && trap - EXIT
-passed=0 failed=0
+. test/tap.sh
 host=$dir cport=$port
 conn() { psql -qXAt -h "$host" -p "$cport" -U postgres -v ON_ERROR_STOP=1 -d "$@"; }
-check() {   # check "description" DB "SQL that must return t" [timeout seconds]
-    local what=$1 db=$2 sql=$3 timeout=${4:-0} waited=0 got
-    while :; do
-        got=$(conn "$db" -c "$sql" 2>&1)
-        [[ $got == t ]] && break
-        if ((waited >= timeout)); then
-            echo "not ok - $what (got: $got)"; failed=$((failed + 1)); return 1
-        fi
-        sleep 1; waited=$((waited + 1))
-    done
-    echo "ok - $what"; passed=$((passed + 1))
-}
+check() { tap_wait "$1" "${4:-0}" conn "$2" -c "$3"; }   # check DESC DB SQL [timeout]
 
 bash test/cluster.sh start "$dir" "$port" "metrics_ex.max_workers = 2" "log_min_messages = info"
 for db in a_plain b_plain c_metrics d_metrics; do conn postgres -c "CREATE DATABASE $db"; done
@@ -61,24 +50,24 @@ check "a third database with the extension is left out and shows in workers()" c
                       WHERE d.datname = 'e_metrics' AND w.state = 'no slot')" 20
 for _ in 1 2 3 4 5; do grep -q 'database "e_metrics" has metrics_ex but gets no scheduler' "$dir/server.log" && break; sleep 1; done
 if grep -q 'database "e_metrics" has metrics_ex but gets no scheduler' "$dir/server.log"; then
-    echo "ok - with a WARNING in the log"; passed=$((passed + 1))
+    tap_ok "with a WARNING in the log"
 else
-    echo "not ok - with a WARNING in the log"; failed=$((failed + 1))
+    tap_not_ok "with a WARNING in the log"
 fi
 conn postgres -c "DROP DATABASE e_metrics"
 
 # ---- commands that need the database to themselves ----
 if out=$(conn postgres -c "ALTER DATABASE c_metrics RENAME TO c_renamed" 2>&1); then
-    echo "ok - ALTER DATABASE RENAME succeeds while its scheduler runs"; passed=$((passed + 1))
+    tap_ok "ALTER DATABASE RENAME succeeds while its scheduler runs"
 else
-    echo "not ok - ALTER DATABASE RENAME: $out"; failed=$((failed + 1))
+    tap_not_ok "ALTER DATABASE RENAME: $out"
 fi
 check "and the scheduler comes back" c_renamed \
       "SELECT EXISTS (SELECT 1 FROM metrics_ex.workers() w WHERE w.datid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND w.state = 'running')" 30
 if out=$(conn postgres -c "CREATE DATABASE d_copy TEMPLATE d_metrics" 2>&1); then
-    echo "ok - CREATE DATABASE ... TEMPLATE succeeds while its scheduler runs"; passed=$((passed + 1))
+    tap_ok "CREATE DATABASE ... TEMPLATE succeeds while its scheduler runs"
 else
-    echo "not ok - CREATE DATABASE ... TEMPLATE: $out"; failed=$((failed + 1))
+    tap_not_ok "CREATE DATABASE ... TEMPLATE: $out"
 fi
 conn postgres -c "DROP DATABASE IF EXISTS d_copy" >/dev/null
 check "and that scheduler comes back too" d_metrics \
@@ -107,8 +96,8 @@ sleep 2
 before=$(conn c_renamed -c "SELECT count(*) FROM metrics_ex.job_runs")
 sleep 4
 after=$(conn c_renamed -c "SELECT count(*) FROM metrics_ex.job_runs")
-if [[ $before == "$after" ]]; then echo "ok - no job runs while pg_restore is connected"; passed=$((passed + 1))
-else echo "not ok - jobs ran while pg_restore was connected ($before -> $after)"; failed=$((failed + 1)); fi
+if [[ $before == "$after" ]]; then tap_ok "no job runs while pg_restore is connected"
+else tap_not_ok "jobs ran while pg_restore was connected ($before -> $after)"; fi
 wait
 check "and jobs run again when it is gone" c_renamed \
       "SELECT count(*) > $after FROM metrics_ex.job_runs" 15
@@ -126,14 +115,14 @@ unix_socket_directories = '$new'
 CONF
 if (cd "$new" && runuser -u postgres -- "$bindir/pg_upgrade" -b "$bindir" -B "$bindir" -d "$dir/data" -D "$new/data" \
         -p $((port + 1)) -P $((port + 2)) -s "$new" >"$new/upgrade.out" 2>&1); then
-    echo "ok - pg_upgrade succeeds with metrics_ex preloaded"; passed=$((passed + 1))
+    tap_ok "pg_upgrade succeeds with metrics_ex preloaded"
 else
-    echo "not ok - pg_upgrade failed: $(tail -20 "$new/upgrade.out")"; failed=$((failed + 1))
+    tap_not_ok "pg_upgrade succeeds with metrics_ex preloaded" "$(tail -20 "$new/upgrade.out")"
 fi
 if grep -rqs "metrics_ex scheduler\|metrics_ex launcher" "$new/data/pg_upgrade_output.d" "$new"/*.log 2>/dev/null; then
-    echo "not ok - a metrics_ex worker ran under pg_upgrade"; failed=$((failed + 1))
+    tap_not_ok "a metrics_ex worker ran under pg_upgrade"
 else
-    echo "ok - no metrics_ex worker ran under pg_upgrade"; passed=$((passed + 1))
+    tap_ok "no metrics_ex worker ran under pg_upgrade"
 fi
 upgraded_at=$(date -u +'%Y-%m-%d %H:%M:%S+00')
 runuser -u postgres -- "$bindir/pg_ctl" -D "$new/data" -o "-p $((port + 2))" -l "$new/server.log" -w start >/dev/null
@@ -141,5 +130,4 @@ host=$new cport=$((port + 2))
 check "the upgraded cluster runs its jobs" c_renamed \
       "SELECT count(*) > 0 FROM metrics_ex.job_runs WHERE started_at > '$upgraded_at'" 60
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tap_done

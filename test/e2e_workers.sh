@@ -7,21 +7,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 db=metrics_ex_workers
-passed=0 failed=0
+. test/tap.sh
 
 q() { psql -qXAt -d "$db" -v ON_ERROR_STOP=1 "$@"; }
-check() {   # check "description" "SQL that must return t" [timeout seconds]
-    local what=$1 sql=$2 timeout=${3:-0} waited=0 got
-    while :; do
-        got=$(q -c "$sql" 2>&1)
-        [[ $got == t ]] && break
-        if ((waited >= timeout)); then
-            echo "not ok - $what (got: $got)"; failed=$((failed + 1)); return 1
-        fi
-        sleep 1; waited=$((waited + 1))
-    done
-    echo "ok - $what"; passed=$((passed + 1))
-}
+check() { tap_wait "$1" "${3:-0}" q -c "$2"; }   # check DESC SQL [timeout]
 
 psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 q -c "CREATE EXTENSION metrics_ex"
@@ -83,9 +72,9 @@ check "CREATE EXTENSION starts it again" \
       "SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'metrics_ex scheduler'" 20
 
 if err=$(psql -qX -d postgres -c "DROP DATABASE $db" 2>&1); then
-    echo "ok - DROP DATABASE succeeds while its scheduler runs"; passed=$((passed + 1))
+    tap_ok "DROP DATABASE succeeds while its scheduler runs"
 else
-    echo "not ok - DROP DATABASE failed: $err"; failed=$((failed + 1))
+    tap_not_ok "DROP DATABASE failed: $err"
     psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
 fi
 check_pg() { psql -qXAt -d postgres -c "$1"; }
@@ -93,8 +82,7 @@ waited=0
 while [[ $(check_pg "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'metrics_ex scheduler' AND datname = '$db'") != 0 ]] && ((waited < 15)); do
     sleep 1; waited=$((waited + 1))
 done
-if ((waited < 15)); then echo "ok - no scheduler is left for the dropped database"; passed=$((passed + 1))
-else echo "not ok - a scheduler lingers for the dropped database"; failed=$((failed + 1)); fi
+if ((waited < 15)); then tap_ok "no scheduler is left for the dropped database"
+else tap_not_ok "a scheduler lingers for the dropped database"; fi
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+tap_done

@@ -99,6 +99,26 @@ owner_exec1(const char *sql, const char *arg)
 	return owner_exec(sql, 1, argtypes, args, NULL, true);
 }
 
+/*
+ * A job from a row of (kind, command, owner oid, timeout in ms), in cxt.
+ * The timeout column may be absent (run_job() by hand has none).
+ */
+static void
+job_from_row(Job *job, const char *name, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	char	   *command = SPI_getvalue(tup, desc, 2);
+	char	   *owner = SPI_getvalue(tup, desc, 3);
+	char	   *timeout = desc->natts >= 4 ? SPI_getvalue(tup, desc, 4) : NULL;
+
+	job->name = pstrdup(name);
+	job->kind = pstrdup(SPI_getvalue(tup, desc, 1));
+	job->command = command ? pstrdup(command) : NULL;
+	job->owner = owner ? atooid(owner) : InvalidOid;
+	job->timeout_ms = timeout ? strtod(timeout, NULL) : 0;
+	MemoryContextSwitchTo(old);
+}
+
 /* The job called name; false when there is none.  lock: FOR UPDATE. */
 static bool
 job_load(const char *name, Job *job, bool lock)
@@ -121,19 +141,7 @@ job_load(const char *name, Job *job, bool lock)
 		elog(ERROR, "metrics_ex: job lookup failed");
 	found = SPI_processed == 1;
 	if (found)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *command = SPI_getvalue(tup, desc, 2);
-		bool		isnull;
-		Datum		owner = SPI_getbinval(tup, desc, 3, &isnull);
-
-		job->name = MemoryContextStrdup(cxt, name);
-		job->kind = MemoryContextStrdup(cxt, SPI_getvalue(tup, desc, 1));
-		job->command = command ? MemoryContextStrdup(cxt, command) : NULL;
-		job->owner = isnull ? InvalidOid : DatumGetObjectId(owner);
-		job->timeout_ms = 0;
-	}
+		job_from_row(job, name, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
 	owner_end(&oc);
 	return found;
 }
@@ -536,6 +544,53 @@ step_one(void *arg)
 	return owner_exec1(os->sql, os->arg);
 }
 
+/* What one kind of retention step did. */
+typedef struct StepTally
+{
+	int			done;			/* steps that did something */
+	int			skipped;		/* steps whose lock was busy */
+	int64		sum;			/* of the numbers they returned */
+	char	   *error;			/* the first other error: stop */
+} StepTally;
+
+/*
+ * For each value of list_sql (a one-column query), a transaction of its
+ * own running step_sql with that value as $1, with the maintenance lock
+ * timeout.  A step that returns NULL did nothing.
+ */
+static void
+run_each(const char *list_sql, const char *step_sql, MemoryContext cxt, StepTally *t)
+{
+	ListStep	ls = {list_sql, cxt, NIL};
+	StepOutcome out;
+	ListCell   *lc;
+
+	out = run_step(step_list, &ls, false, cxt);
+	if (out.error)
+	{
+		t->error = out.error;
+		return;
+	}
+	foreach(lc, ls.result)
+	{
+		OneStep		os = {step_sql, lfirst(lc)};
+
+		out = run_step(step_one, &os, true, cxt);
+		if (out.lock_busy || (out.result && strcmp(out.result, "busy") == 0))
+			t->skipped++;
+		else if (out.error)
+		{
+			t->error = out.error;
+			return;
+		}
+		else if (out.result)
+		{
+			t->done++;
+			t->sum += strtoll(out.result, NULL, 10);
+		}
+	}
+}
+
 /*
  * Retention, one short transaction per step: rows (and materialize), then
  * each coming day's partition, then each expired partition, counted and
@@ -546,13 +601,8 @@ static char *
 run_retention(Job *job, MemoryContext cxt, char **error, bool *retry_soon)
 {
 	StepOutcome out;
-	ListStep	ls;
-	ListCell   *lc;
-	int			created = 0,
-				dropped = 0,
-				skipped = 0;
-	int64		pruned = 0;
-	char	   *rows;
+	StepTally	made = {0, 0, 0, NULL},
+				dropped = {0, 0, 0, NULL};
 
 	out = run_step(step_prune_rows, NULL, false, cxt);
 	if (out.error)
@@ -560,61 +610,18 @@ run_retention(Job *job, MemoryContext cxt, char **error, bool *retry_soon)
 		*error = out.error;
 		return NULL;
 	}
-	rows = out.result ? out.result : "{}";
-
-	ls.cxt = cxt;
-	ls.sql = "SELECT d::pg_catalog.text FROM metrics_ex._partition_days_wanted() d";
-	out = run_step(step_list, &ls, false, cxt);
-	if (out.error)
-	{
-		*error = out.error;
-		return NULL;
-	}
-	foreach(lc, ls.result)
-	{
-		OneStep		os = {"SELECT metrics_ex._create_day_partition($1::pg_catalog.timestamptz)", lfirst(lc)};
-
-		out = run_step(step_one, &os, true, cxt);
-		if (out.lock_busy || (out.result && strcmp(out.result, "busy") == 0))
-			skipped++;
-		else if (out.error)
-		{
-			*error = out.error;
-			return NULL;
-		}
-		else if (out.result)
-			created++;
-	}
-
-	ls.sql = "SELECT p::pg_catalog.oid::pg_catalog.text FROM metrics_ex._expired_partitions() p";
-	out = run_step(step_list, &ls, false, cxt);
-	if (out.error)
-	{
-		*error = out.error;
-		return NULL;
-	}
-	foreach(lc, ls.result)
-	{
-		OneStep		os = {"SELECT metrics_ex._drop_expired_partition($1::pg_catalog.oid::pg_catalog.regclass)", lfirst(lc)};
-
-		out = run_step(step_one, &os, true, cxt);
-		if (out.lock_busy || (out.result && strcmp(out.result, "busy") == 0))
-			skipped++;
-		else if (out.error)
-		{
-			*error = out.error;
-			return NULL;
-		}
-		else
-		{
-			dropped++;
-			pruned += out.result ? strtoll(out.result, NULL, 10) : 0;
-		}
-	}
-	*retry_soon = skipped > 0;
-	return psprintf("{\"rows\": %s, \"partitions_created\": %d, \"partitions_dropped\": %d, "
-					"\"samples_dropped\": " INT64_FORMAT ", \"partitions_skipped\": %d}",
-					rows, created, dropped, pruned, skipped);
+	run_each("SELECT d::pg_catalog.text FROM metrics_ex._partition_days_wanted() d",
+			 "SELECT metrics_ex._create_day_partition($1::pg_catalog.timestamptz)", cxt, &made);
+	if (made.error == NULL)
+		run_each("SELECT p::pg_catalog.oid::pg_catalog.text FROM metrics_ex._expired_partitions() p",
+				 "SELECT metrics_ex._drop_expired_partition($1::pg_catalog.oid::pg_catalog.regclass)",
+				 cxt, &dropped);
+	*error = made.error ? made.error : dropped.error;
+	*retry_soon = made.skipped + dropped.skipped > 0;
+	return psprintf("{\"rows\": %s, \"partitions_created\": %d, \"samples_moved\": " INT64_FORMAT ", "
+					"\"partitions_dropped\": %d, \"samples_dropped\": " INT64_FORMAT ", \"partitions_skipped\": %d}",
+					out.result ? out.result : "{}", made.done, made.sum,
+					dropped.done, dropped.sum, made.skipped + dropped.skipped);
 }
 
 typedef struct StartStep
@@ -641,20 +648,7 @@ step_start(void *arg)
 		elog(ERROR, "metrics_ex: could not start job \"%s\"", ss->name);
 	ss->due = SPI_processed == 1;
 	if (ss->due)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(ss->cxt);
-		char	   *command = SPI_getvalue(tup, desc, 2);
-		char	   *owner = SPI_getvalue(tup, desc, 3);
-
-		ss->job->name = pstrdup(ss->name);
-		ss->job->kind = pstrdup(SPI_getvalue(tup, desc, 1));
-		ss->job->command = command ? pstrdup(command) : NULL;
-		ss->job->owner = owner ? atooid(owner) : InvalidOid;
-		ss->job->timeout_ms = strtod(SPI_getvalue(tup, desc, 4), NULL);
-		MemoryContextSwitchTo(old);
-	}
+		job_from_row(ss->job, ss->name, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, ss->cxt);
 	owner_end(&oc);
 	return NULL;
 }
