@@ -28,6 +28,7 @@ SQL_FILES = \
 	src/read/export.sql \
 	src/write/attach.sql \
 	src/read/prometheus.sql \
+	src/maintenance/alerts.sql \
 	src/maintenance/start.sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
