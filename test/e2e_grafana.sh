@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 db=metrics_ex_grafana
 psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 psql -qX -d "$db" -v ON_ERROR_STOP=1 -f test/demo.d/10_ingest.sql >/dev/null
+# the alerts panel reads what the alerting step of the demo leaves firing
+psql -qX -d "$db" -v ON_ERROR_STOP=1 -f test/demo.d/70_alerts.sql >/dev/null
 
 from=$(date -u -d '-6 hours' +%Y-%m-%dT%H:%M:%SZ)
 to=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)
