@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
 SELECT metrics_ex.alter_job(job, enabled => false) FROM metrics_ex.jobs;
-SELECT plan(67);
+SELECT plan(69);
 
 -- transitions: evaluation k happens at T(k) = t0 + (k + 1) minutes and sees
 -- [t0 + k min, t0 + (k + 1) min): exactly the sample of minute k
@@ -239,6 +239,32 @@ SELECT is((SELECT count(*) FROM metrics_ex.evaluate_alerts('2030-01-07 00:14:00+
 SELECT ok((SELECT last_error FROM metrics_ex.alert_rules WHERE name = 'ta_writer') LIKE '%is not allowed in a non-volatile function',
           'an error instead');
 SELECT is((SELECT count(*) FROM public.ta_victim), 1::bigint, 'and the row is still there');
+
+-- threshold rules that differ only in their tags filter share one query:
+-- the same answers as their own query() calls
+SELECT metrics_ex.gauge('ta_batch', 10 * k + j, jsonb_build_object('service', 's' || k, 'instance', 'i' || j),
+                        '2030-01-08 00:00:00+00')
+  FROM generate_series(0, 4) k, generate_series(0, 2) j;
+SELECT metrics_ex.gauge('ta_batch', 99, '{"instance": "i0"}', '2030-01-08 00:00:00+00');     -- no service tag
+SELECT metrics_ex.add_alert('ta_b' || k, 'ta_batch', 'max', '>', 20, span => '1 hour', group_by => '{instance}',
+                            tags => jsonb_build_object('service', 's' || k))
+  FROM generate_series(0, 5) k;
+SELECT metrics_ex.add_alert('ta_bcount_' || s, 'ta_batch', 'count', '<', 1, span => '1 hour',
+                            tags => jsonb_build_object('service', s))
+  FROM unnest('{s1,s9}'::text[]) s;
+SELECT results_eq($$SELECT alert, labels - 'alertname' - 'severity', value
+                      FROM metrics_ex.evaluate_alerts('2030-01-08 00:30:00+00') WHERE alert LIKE 'ta\_b%' ORDER BY 1, 2$$,
+    $$SELECT * FROM (SELECT 'ta_b' || k, q.labels, q.value
+                       FROM generate_series(0, 5) k,
+                            metrics_ex.query('ta_batch', 'max', '{instance}', jsonb_build_object('service', 's' || k),
+                                             since => '2030-01-07 23:30:00+00', until => '2030-01-08 00:30:00+00') q
+                      WHERE q.value > 20
+                     UNION ALL
+                     SELECT 'ta_bcount_s9', '{}'::jsonb, 0) x ORDER BY 1, 2$$,
+    'one grouped query, the same alerts as each rule''s own query(); a filter without data counts 0');
+SELECT is((SELECT count(*) FROM metrics_ex.alert_rules WHERE name LIKE 'ta\_b%' AND health = 'ok'
+             AND last_evaluation = '2030-01-08 00:30:00+00'), 8::bigint, 'all eight evaluated, healthy');
+SELECT metrics_ex.remove_alert(name) FROM metrics_ex.alert_rules WHERE name LIKE 'ta\_b%';
 
 -- the notification payload: Alertmanager's webhook shape
 SELECT results_eq($$SELECT p ->> 'version', p ->> 'status', p ->> 'receiver', p -> 'groupLabels', p -> 'commonLabels',

@@ -2,24 +2,19 @@
  * alert_eval.c
  *		evaluate_alerts(at): every due alert rule, as of at.
  *
- * Each rule is evaluated in its own subtransaction, in three steps:
- *   1. its data, read as the rule's owner (run_as_role(), a security-
- *      restricted operation): query() for a threshold rule; query() over
- *      the current span and baseline_windows spans before it for an anomaly
- *      rule; the series catalog and query() for an absent rule; the owner's
- *      own sql for an sql rule.  Never as the caller, never as the
- *      extension's owner, so a rule reads only what its owner may read.
- *   2. the label sets for which the condition holds (value op threshold is
- *      compared here, with Prometheus' NaN rules);
- *   3. the state machine, metrics_ex._alert_apply(), run as the extension's
+ * Each rule is evaluated in its own subtransaction, in two steps:
+ *   1. its data, read as the rule's owner (run_as_role(), see
+ *      alert_data.c), never as the caller or the extension's owner: the
+ *      label sets for which its condition holds, with their values;
+ *   2. the state machine, metrics_ex._alert_apply(), run as the extension's
  *      owner: it writes alert_state and alert_log and queues the NOTIFYs.
  * An error anywhere rolls the subtransaction back, so the rule's alerts stay
  * exactly as they were (no flapping), and is recorded on the rule; the next
  * rule goes on.  A cancel is not an error of the rule: it stops everything.
+ * Threshold rules that can share one query (alert_data.c) read it once, in
+ * a subtransaction of its own, when the first of them is evaluated.
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -31,8 +26,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/guc.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -44,102 +37,25 @@
 PG_FUNCTION_INFO_V1(metrics_ex_evaluate_alerts);
 
 /*
- * The data queries of the built-in kinds.  Parameters: $1 metric, $2
- * aggregation, $3 group_by, $4 tags, $5 at, $6 span, $7 baseline_windows,
- * $8 sigmas.  Columns: labels, value, holds (NULL: compare value with op
- * and threshold).  They run with search_path = pg_catalog, pg_temp, so no
- * operator or function of the owner's schemas can stand in for ours.
+ * The due rules with what batching needs: the tags filter's keys (sorted)
+ * and values as text, the batch's group_by, and a key equal for the rules
+ * that can share a query: threshold rules of one owner, metric,
+ * aggregation, span, group_by and filter keys, none of them a lineage id.
  */
-static const char *const threshold_sql =
-"SELECT q.labels, q.value, NULL::bool "
-"  FROM metrics_ex.query($1, $2, $3, $4, since => $5 - $6, until => $5) q";
-
-/*
- * Robust z-score of the current span against the baseline_windows spans
- * before it: (x - median) / (1.4826 MAD).  When more than half the baseline
- * is one value (MAD 0) the mean absolute deviation stands in (1.2533 MeanAD,
- * Iglewicz and Hoaglin); a perfectly flat baseline makes any other value an
- * anomaly.  A group needs values in at least half the baseline windows (and
- * 3) before it can fire.
- */
-static const char *const anomaly_sql =
-"WITH w AS ("
-"    SELECT k, q.labels, q.value"
-"      FROM generate_series(0, $7) k,"
-"           LATERAL metrics_ex.query($1, $2, $3, $4, since => $5 - (k + 1) * $6, until => $5 - k * $6) q"
-"     WHERE q.value IS NOT NULL AND q.value <> 'NaN'::float8"
-"), b AS ("
-"    SELECT w.labels, percentile_cont(0.5) WITHIN GROUP (ORDER BY w.value) AS med, count(*) AS n"
-"      FROM w WHERE w.k > 0 GROUP BY w.labels"
-"), d AS ("
-"    SELECT b.labels, b.med, b.n,"
-"           percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(w.value - b.med)) AS mad,"
-"           avg(abs(w.value - b.med)) AS meanad"
-"      FROM b JOIN w ON w.labels = b.labels AND w.k > 0"
-"     GROUP BY b.labels, b.med, b.n"
-")"
-"SELECT c.labels, c.value,"
-"       d.n >= greatest(3, ceil($7 / 2.0)) AND"
-"       abs(CASE WHEN d.mad > 0 THEN (c.value - d.med) / (1.4826 * d.mad)"
-"                WHEN d.meanad > 0 THEN (c.value - d.med) / (1.2533 * d.meanad)"
-"                WHEN c.value = d.med THEN 0"
-"                ELSE 'Infinity'::float8 END) > $8"
-"  FROM w c JOIN d ON d.labels = c.labels"
-" WHERE c.k = 0";
-
-/*
- * Absent: each group of the metric's series (matching tags) without a
- * sample in the span; without group_by, or when no series matches, the
- * metric itself.
- */
-static const char *const absent_sql =
-"WITH f AS ("
-"    SELECT jsonb_object_agg(e.key, e.value #>> '{}') AS tags"
-"      FROM jsonb_each($4) e WHERE jsonb_typeof(e.value) <> 'null'"
-"), known AS ("
-"    SELECT DISTINCT (SELECT jsonb_object_agg(g, s.tags -> g) FROM unnest($3) g) AS labels"
-"      FROM metrics_ex.series s"
-"      JOIN metrics_ex.metrics m ON m.id = s.metric_id AND m.name = $1, f"
-"     WHERE cardinality($3) > 0 AND (f.tags IS NULL OR s.tags @> f.tags)"
-"), present AS ("
-"    SELECT q.labels FROM metrics_ex.query($1, 'count', $3, $4, since => $5 - $6, until => $5) q"
-"     WHERE q.value > 0"
-")"
-"SELECT k.labels, 1::float8, true FROM known k"
-" WHERE NOT EXISTS (SELECT 1 FROM present p WHERE p.labels = k.labels)"
-" UNION ALL "
-"SELECT '{}'::jsonb, 1::float8, true"
-" WHERE NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM present)";
-
-#define DATA_NARGS 8
-static const Oid data_argtypes[DATA_NARGS] = {
-	TEXTOID, TEXTOID, TEXTARRAYOID, JSONBOID, TIMESTAMPTZOID, INTERVALOID, INT4OID, FLOAT8OID
-};
-
-typedef struct AlertRule
-{
-	int64		id;
-	char	   *name;
-	Oid			owner;
-	char	   *kind;
-	char	   *op;
-	bool		has_threshold;
-	float8		threshold;
-	char	   *sql;
-	Datum		args[DATA_NARGS];	/* of the data queries, $5 (at) set later */
-	char		nulls[DATA_NARGS];
-} AlertRule;
-
-/* Step 1's work area: the label sets that hold and their values. */
-typedef struct RuleData
-{
-	AlertRule  *rule;
-	MemoryContext cxt;
-	int			n;
-	int			max;
-	Datum	   *labels;
-	float8	   *values;
-} RuleData;
+static const char *const due_sql =
+"SELECT d.*, f.keys AS filter_keys, f.vals AS filter_values,"
+"       EXISTS (SELECT 1 FROM metrics_ex.alert_state s WHERE s.rule_id = d.id) AS has_state,"
+"       d.group_by || ARRAY(SELECT k FROM unnest(f.keys) k WHERE k <> ALL (d.group_by)) AS batch_group_by,"
+"       ARRAY(SELECT k FROM unnest(f.keys) k WHERE k <> ALL (d.group_by)) AS batch_drop,"
+"       CASE WHEN d.kind = 'threshold' AND NOT (d.group_by && l.ids) AND NOT (f.keys && l.ids)"
+"            THEN jsonb_build_array(d.owner::oid, d.metric, d.aggregation, d.span, d.group_by, f.keys)::text"
+"       END AS batch_key"
+"  FROM metrics_ex._alerts_due($1, $2) d,"
+"       (SELECT '{work_id,trace_id,plan_id,step_id}'::text[] AS ids) l,"
+"       LATERAL (SELECT coalesce(array_agg(e.key ORDER BY e.key), '{}') AS keys,"
+"                       coalesce(array_agg(e.value #>> '{}' ORDER BY e.key), '{}') AS vals"
+"                  FROM jsonb_each(d.tags) e WHERE jsonb_typeof(e.value) <> 'null') f"
+" ORDER BY d.name";
 
 static Datum
 copy_column(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull)
@@ -149,7 +65,7 @@ copy_column(HeapTuple tup, TupleDesc desc, const char *name, bool *isnull)
 	Datum		d;
 
 	if (col <= 0)
-		elog(ERROR, "metrics_ex: alert_defs has no column %s", name);
+		elog(ERROR, "metrics_ex: the due alert rules have no column %s", name);
 	att = TupleDescAttr(desc, col - 1);
 	d = SPI_getbinval(tup, desc, col, isnull);
 	return *isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
@@ -166,12 +82,12 @@ text_column(HeapTuple tup, TupleDesc desc, const char *name)
 
 /*
  * The due rules of the roles whose privileges the caller has, locked, in
- * name order; history past its 7 days goes first.
+ * name order (history past its 7 days goes first).
  */
 static List *
 due_rules(TimestampTz at, MemoryContext cxt)
 {
-	static const char *const arg_columns[DATA_NARGS] = {
+	static const char *const arg_columns[ALERT_DATA_NARGS] = {
 		"metric", "aggregation", "group_by", "tags", NULL, "span", "baseline_windows", "sigmas"
 	};
 	OwnerContext oc;
@@ -182,8 +98,7 @@ due_rules(TimestampTz at, MemoryContext cxt)
 	args[0] = TimestampTzGetDatum(at);
 	args[1] = ObjectIdGetDatum(GetUserId());
 	owner_begin(&oc);
-	if (SPI_execute_with_args("SELECT * FROM metrics_ex._alerts_due($1, $2)",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(due_sql, 2, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "metrics_ex: could not read the due alert rules");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -200,10 +115,10 @@ due_rules(TimestampTz at, MemoryContext cxt)
 		r->kind = text_column(tup, desc, "kind");
 		r->op = text_column(tup, desc, "op");
 		d = copy_column(tup, desc, "threshold", &isnull);
-		r->has_threshold = !isnull;
 		r->threshold = isnull ? 0 : DatumGetFloat8(d);
 		r->sql = text_column(tup, desc, "sql");
-		for (int a = 0; a < DATA_NARGS; a++)
+		r->has_state = DatumGetBool(copy_column(tup, desc, "has_state", &isnull));
+		for (int a = 0; a < ALERT_DATA_NARGS; a++)
 		{
 			r->nulls[a] = 'n';
 			if (arg_columns[a] == NULL)
@@ -213,6 +128,13 @@ due_rules(TimestampTz at, MemoryContext cxt)
 		}
 		r->args[4] = TimestampTzGetDatum(at);
 		r->nulls[4] = ' ';
+		r->grouped = ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(r->args[2])),
+									ARR_DIMS(DatumGetArrayTypeP(r->args[2]))) > 0;
+		r->batch_key = text_column(tup, desc, "batch_key");
+		r->batch_group_by = copy_column(tup, desc, "batch_group_by", &isnull);
+		r->batch_drop = copy_column(tup, desc, "batch_drop", &isnull);
+		r->filter_keys = copy_column(tup, desc, "filter_keys", &isnull);
+		r->filter_values = copy_column(tup, desc, "filter_values", &isnull);
 		rules = lappend(rules, r);
 		MemoryContextSwitchTo(old);
 	}
@@ -220,180 +142,174 @@ due_rules(TimestampTz at, MemoryContext cxt)
 	return rules;
 }
 
-/* value op threshold, as PromQL compares: NaN is unequal to everything */
-static bool
-condition_holds(const char *op, float8 v, float8 t)
-{
-	if (isnan(v) || isnan(t))
-		return strcmp(op, "!=") == 0;
-	if (strcmp(op, ">") == 0)
-		return v > t;
-	if (strcmp(op, ">=") == 0)
-		return v >= t;
-	if (strcmp(op, "<") == 0)
-		return v < t;
-	if (strcmp(op, "<=") == 0)
-		return v <= t;
-	if (strcmp(op, "=") == 0)
-		return v == t;
-	return v != t;
-}
-
 static float8
-value_of(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
+ms_since(TimestampTz start)
 {
-	Datum		d = SPI_getbinval(tup, desc, col, isnull);
-	Oid			type = SPI_gettypeid(desc, col);
-
-	if (*isnull)
-		return 0;
-	if (type == FLOAT8OID)
-		return DatumGetFloat8(d);
-	/* other numbers of an sql rule, through their text */
-	return DatumGetFloat8(DirectFunctionCall1(float8in,
-											  CStringGetDatum(SPI_getvalue(tup, desc, col))));
-}
-
-/* Step 1, as the rule's owner. */
-static void
-rule_data_body(void *arg)
-{
-	RuleData   *rd = arg;
-	AlertRule  *r = rd->rule;
-	bool		is_sql = strcmp(r->kind, "sql") == 0;
-	TupleDesc	desc;
-	int			ret;
-
-	/* the owner's sql resolves names in the owner's search_path, ours not */
-	if (!is_sql)
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (is_sql)
-		ret = SPI_execute(r->sql, true, ALERT_MAX_LABEL_SETS + 1);
-	else
-	{
-		const char *sql = strcmp(r->kind, "anomaly") == 0 ? anomaly_sql :
-		strcmp(r->kind, "absent") == 0 ? absent_sql : threshold_sql;
-
-		/* a metric that is gone is an error of the rule, not "no data" */
-		if (strcmp(r->kind, "absent") != 0)
-		{
-			if (SPI_execute_with_args("SELECT 1 FROM metrics_ex.metrics WHERE name = $1",
-									  1, (Oid *) data_argtypes, r->args, r->nulls,
-									  true, 1) != SPI_OK_SELECT)
-				elog(ERROR, "metrics_ex: metric lookup failed");
-			if (SPI_processed == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("metric \"%s\" does not exist", TextDatumGetCString(r->args[0])),
-						 errhint("The metric was dropped or has not been recorded yet; an absent rule fires for a missing metric.")));
-		}
-		ret = SPI_execute_with_args(sql, DATA_NARGS, (Oid *) data_argtypes, r->args, r->nulls,
-									true, ALERT_MAX_LABEL_SETS + 1);
-	}
-	if (ret != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the sql of alert rule \"%s\" must be a SELECT", r->name)));
-	if (SPI_processed > ALERT_MAX_LABEL_SETS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("alert rule \"%s\" has more than %d results", r->name, ALERT_MAX_LABEL_SETS),
-				 errhint("Narrow its tags or group_by, or its sql.")));
-	desc = SPI_tuptable->tupdesc;
-	if (is_sql)
-		alert_check_sql_result(desc);
-
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
-		bool		holds;
-		float8		v = value_of(tup, desc, 2, &isnull);
-		Datum		labels;
-		MemoryContext old;
-
-		if (isnull)
-			continue;			/* no value: nothing to compare */
-		if (is_sql)
-			holds = condition_holds(r->op, v, r->threshold);
-		else
-		{
-			Datum		h = SPI_getbinval(tup, desc, 3, &isnull);
-
-			holds = isnull ? condition_holds(r->op, v, r->threshold) : DatumGetBool(h);
-		}
-		if (!holds)
-			continue;
-
-		labels = SPI_getbinval(tup, desc, 1, &isnull);
-		old = MemoryContextSwitchTo(rd->cxt);
-		if (isnull)
-			labels = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
-		else if (SPI_gettypeid(desc, 1) == JSONOID)
-			labels = DirectFunctionCall1(jsonb_in, CStringGetDatum(SPI_getvalue(tup, desc, 1)));
-		else
-			labels = datumCopy(labels, false, -1);
-		if (rd->n == rd->max)
-		{
-			rd->max = rd->max == 0 ? 16 : rd->max * 2;
-			rd->labels = rd->labels == NULL ? palloc(rd->max * sizeof(Datum)) :
-				repalloc(rd->labels, rd->max * sizeof(Datum));
-			rd->values = rd->values == NULL ? palloc(rd->max * sizeof(float8)) :
-				repalloc(rd->values, rd->max * sizeof(float8));
-		}
-		rd->labels[rd->n] = labels;
-		rd->values[rd->n] = v;
-		rd->n++;
-		MemoryContextSwitchTo(old);
-	}
-	SPI_finish();
+	return (float8) (GetCurrentTimestamp() - start) / 1000.0;
 }
 
 /*
- * Step 3, as the extension's owner; the transitions are copied into cxt
- * and their count returned.
+ * fn(arg) in a subtransaction: NULL, or the message of its error (in cxt)
+ * after rolling it back.  A cancel or shutdown is re-raised.
  */
-static int
-apply_rule(AlertRule *r, TimestampTz at, RuleData *rd, float8 ms,
-		   MemoryContext cxt, HeapTuple **rows, TupleDesc *rowdesc)
+static char *
+run_guarded(void (*fn) (void *), void *arg, MemoryContext cxt)
 {
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *volatile error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		error = edata->message;
+	}
+	PG_END_TRY();
+	return error;
+}
+
+typedef struct BatchStep
+{
+	AlertBatch *batch;
+} BatchStep;
+
+static void
+batch_step(void *arg)
+{
+	AlertBatch *b = ((BatchStep *) arg)->batch;
+
+	run_as_role(alert_batch_owner(b), alert_batch_data, b);
+}
+
+/* One rule's evaluation; its transitions are copied into cxt. */
+typedef struct RuleStep
+{
+	RuleData	rd;
+	TimestampTz at;
+	TimestampTz start;
+	float8		batch_ms;
+	MemoryContext cxt;
+	bool		quiet;			/* nothing holds, nothing was pending or firing */
+	int			nrows;
+	HeapTuple  *rows;
+	TupleDesc	desc;
+} RuleStep;
+
+/*
+ * The rules of this call that were quiet: nothing to apply but the
+ * bookkeeping, done for all of them at the end in one statement.
+ */
+typedef struct QuietRules
+{
+	MemoryContext cxt;
+	int			n;
+	int			max;
+	Datum	   *ids;
+	Datum	   *ms;
+} QuietRules;
+
+static void
+add_quiet(QuietRules *q, int64 id, float8 ms)
+{
+	if (q->n == q->max)
+	{
+		q->max = q->max == 0 ? 64 : q->max * 2;
+		q->ids = q->ids == NULL ? MemoryContextAlloc(q->cxt, q->max * sizeof(Datum)) :
+			repalloc(q->ids, q->max * sizeof(Datum));
+		q->ms = q->ms == NULL ? MemoryContextAlloc(q->cxt, q->max * sizeof(Datum)) :
+			repalloc(q->ms, q->max * sizeof(Datum));
+	}
+	q->ids[q->n] = Int64GetDatum(id);
+	q->ms[q->n] = Float8GetDatum(ms);
+	q->n++;
+}
+
+/* The bookkeeping of the quiet rules: evaluated at at, healthy. */
+static void
+finish_quiet(QuietRules *q, TimestampTz at)
+{
+	OwnerContext oc;
+	Oid			argtypes[3] = {INT8ARRAYOID, TIMESTAMPTZOID, FLOAT8ARRAYOID};
+	Datum		args[3];
+
+	if (q->n == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(q->ids, q->n, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = TimestampTzGetDatum(at);
+	args[2] = PointerGetDatum(construct_array(q->ms, q->n, FLOAT8OID, sizeof(float8),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	owner_begin(&oc);
+	if (SPI_execute_with_args("SELECT metrics_ex._alerts_evaluated($1, $2, $3)",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "metrics_ex: could not record the evaluation of alert rules");
+	owner_end(&oc);
+}
+
+static void
+rule_step(void *arg)
+{
+	RuleStep   *st = arg;
+	AlertRule  *r = st->rd.rule;
 	OwnerContext oc;
 	Oid			argtypes[5] = {INT8OID, TIMESTAMPTZOID, JSONBARRAYOID, FLOAT8ARRAYOID, FLOAT8OID};
 	Datum		args[5];
 	Datum	   *vals;
-	int			n;
 	MemoryContext old;
 
+	if (r->batch == NULL || !alert_rule_from_batch(&st->rd))
+		run_as_role(r->owner, alert_rule_data, &st->rd);
+	if (st->rd.n == 0 && !r->has_state)
+	{
+		st->quiet = true;		/* the usual case: nothing to change */
+		return;
+	}
+
 	args[0] = Int64GetDatum(r->id);
-	args[1] = TimestampTzGetDatum(at);
-	args[2] = PointerGetDatum(construct_array(rd->labels, rd->n, JSONBOID, -1, false, TYPALIGN_INT));
-	vals = palloc(Max(rd->n, 1) * sizeof(Datum));
-	for (int i = 0; i < rd->n; i++)
-		vals[i] = Float8GetDatum(rd->values[i]);
-	args[3] = PointerGetDatum(construct_array(vals, rd->n, FLOAT8OID,
+	args[1] = TimestampTzGetDatum(st->at);
+	args[2] = PointerGetDatum(construct_array(st->rd.labels, st->rd.n, JSONBOID, -1, false, TYPALIGN_INT));
+	vals = palloc(Max(st->rd.n, 1) * sizeof(Datum));
+	for (int i = 0; i < st->rd.n; i++)
+		vals[i] = Float8GetDatum(st->rd.values[i]);
+	args[3] = PointerGetDatum(construct_array(vals, st->rd.n, FLOAT8OID,
 											  sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[4] = Float8GetDatum(ms);
+	args[4] = Float8GetDatum(ms_since(st->start) + st->batch_ms);
 
 	owner_begin(&oc);
 	if (SPI_execute_with_args("SELECT alert, labels, from_state, to_state, value "
 							  "FROM metrics_ex._alert_apply($1, $2, $3, $4, $5)",
 							  5, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "metrics_ex: could not apply the alert rule");
-	n = (int) SPI_processed;
-	old = MemoryContextSwitchTo(cxt);
-	*rows = palloc(Max(n, 1) * sizeof(HeapTuple));
-	for (int i = 0; i < n; i++)
-		(*rows)[i] = heap_copytuple(SPI_tuptable->vals[i]);
-	*rowdesc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+		elog(ERROR, "metrics_ex: could not apply alert rule \"%s\"", r->name);
+	old = MemoryContextSwitchTo(st->cxt);
+	st->nrows = (int) SPI_processed;
+	st->rows = palloc(Max(st->nrows, 1) * sizeof(HeapTuple));
+	for (int i = 0; i < st->nrows; i++)
+		st->rows[i] = heap_copytuple(SPI_tuptable->vals[i]);
+	st->desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 	MemoryContextSwitchTo(old);
 	owner_end(&oc);
-	return n;
 }
 
+/* The error of one evaluation, recorded on the rule; its alerts stay. */
 static void
 record_failure(AlertRule *r, TimestampTz at, const char *message, float8 ms)
 {
@@ -412,62 +328,53 @@ record_failure(AlertRule *r, TimestampTz at, const char *message, float8 ms)
 	owner_end(&oc);
 }
 
-static float8
-ms_since(TimestampTz start)
-{
-	return (float8) (GetCurrentTimestamp() - start) / 1000.0;
-}
-
-/* Evaluate one rule; its transitions go into the result. */
 static void
-evaluate_rule(AlertRule *r, TimestampTz at, MemoryContext cxt, ReturnSetInfo *rsinfo)
+evaluate_rule(AlertRule *r, TimestampTz at, MemoryContext cxt, ReturnSetInfo *rsinfo,
+			  QuietRules *quiet)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	TimestampTz start = GetCurrentTimestamp();
-	RuleData	rd;
-	HeapTuple  *rows = NULL;
-	TupleDesc	rowdesc = NULL;
-	int			nrows = 0;
+	RuleStep	st;
+	const char *error;
 
-	memset(&rd, 0, sizeof(rd));
-	rd.rule = r;
-	rd.cxt = cxt;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	memset(&st, 0, sizeof(st));
+	st.rd.rule = r;
+	st.rd.cxt = cxt;
+	st.at = at;
+	st.cxt = cxt;
+	if (r->batch != NULL)
 	{
-		run_as_role(r->owner, rule_data_body, &rd);
-		nrows = apply_rule(r, at, &rd, ms_since(start), cxt, &rows, &rowdesc);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
+		if (!alert_batch_done(r->batch))
+		{
+			BatchStep	bs = {r->batch};
+			TimestampTz start = GetCurrentTimestamp();
+			char	   *batch_error = run_guarded(batch_step, &bs, cxt);
+
+			alert_batch_finish(r->batch, batch_error, ms_since(start));
+		}
+		error = alert_batch_error(r->batch, &st.batch_ms);
+		if (error != NULL)
+		{
+			record_failure(r, at, error, st.batch_ms);
+			return;
+		}
 	}
-	PG_CATCH();
+	st.start = GetCurrentTimestamp();
+	error = run_guarded(rule_step, &st, cxt);
+	if (error != NULL)
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		record_failure(r, at, edata->message, ms_since(start));
+		record_failure(r, at, error, ms_since(st.start) + st.batch_ms);
 		return;
 	}
-	PG_END_TRY();
-
-	for (int i = 0; i < nrows; i++)
+	if (st.quiet)
+	{
+		add_quiet(quiet, r->id, ms_since(st.start) + st.batch_ms);
+		return;
+	}
+	for (int i = 0; i < st.nrows; i++)
 	{
 		Datum		values[5];
 		bool		nulls[5];
 
-		heap_deform_tuple(rows[i], rowdesc, values, nulls);
+		heap_deform_tuple(st.rows[i], st.desc, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
@@ -487,6 +394,7 @@ metrics_ex_evaluate_alerts(PG_FUNCTION_ARGS)
 	MemoryContext rule_cxt;
 	List	   *rules;
 	ListCell   *lc;
+	QuietRules	quiet;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -502,16 +410,21 @@ metrics_ex_evaluate_alerts(PG_FUNCTION_ARGS)
 	alert_check_manager("evaluate alert rules");
 	InitMaterializedSRF(fcinfo, 0);
 
+	/* rules and batches live in cxt, one rule's work in rule_cxt */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "metrics_ex alert rules",
 								ALLOCSET_DEFAULT_SIZES);
 	rule_cxt = AllocSetContextCreate(cxt, "metrics_ex alert rule", ALLOCSET_DEFAULT_SIZES);
 	rules = due_rules(at, cxt);
+	alert_make_batches(rules, cxt);
+	memset(&quiet, 0, sizeof(quiet));
+	quiet.cxt = cxt;
 	foreach(lc, rules)
 	{
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextReset(rule_cxt);
-		evaluate_rule((AlertRule *) lfirst(lc), at, rule_cxt, rsinfo);
+		evaluate_rule((AlertRule *) lfirst(lc), at, rule_cxt, rsinfo, &quiet);
 	}
+	finish_quiet(&quiet, at);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
 }

@@ -749,6 +749,21 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics_ex._alerts_due(timestamptz, oid) FROM PUBLIC;
 
+-- Rules evaluated at at without an error, each in eval_ms (evaluate_alerts()
+-- records the rules where nothing happened all at once).
+CREATE FUNCTION metrics_ex._alerts_evaluated(rules bigint[], at timestamptz, eval_ms float8[])
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    UPDATE metrics_ex.alert_defs x
+       SET last_eval = _alerts_evaluated.at, next_eval = metrics_ex._alert_next(x.every, _alerts_evaluated.at),
+           last_duration = q.ms * interval '1 millisecond', last_error = NULL, consecutive_errors = 0
+      FROM unnest(_alerts_evaluated.rules, _alerts_evaluated.eval_ms) q(id, ms)
+     WHERE x.id = q.id;
+END;
+REVOKE ALL ON FUNCTION metrics_ex._alerts_evaluated(bigint[], timestamptz, float8[]) FROM PUBLIC;
+
 -- One evaluation of one rule, as Prometheus' AlertingRule.Eval: results
 -- are the label sets (group labels) and values for which the condition
 -- holds.  Returns the transitions.
@@ -836,10 +851,7 @@ BEGIN
         RETURN QUERY SELECT d.name, s.labels, s.state, next_state, s.value;
     END LOOP;
 
-    UPDATE metrics_ex.alert_defs x
-       SET last_eval = at, next_eval = metrics_ex._alert_next(x.every, at),
-           last_duration = eval_ms * interval '1 millisecond', last_error = NULL, consecutive_errors = 0
-     WHERE x.id = rule;
+    PERFORM metrics_ex._alerts_evaluated(ARRAY[rule], at, ARRAY[eval_ms]);
     IF changed THEN
         -- bounded history: the last 1000 transitions of a rule
         DELETE FROM metrics_ex.alert_log l
