@@ -5,7 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
 SELECT metrics_ex.alter_job(job, enabled => false) FROM metrics_ex.jobs;
-SELECT plan(69);
+SELECT plan(70);
 
 -- transitions: evaluation k happens at T(k) = t0 + (k + 1) minutes and sees
 -- [t0 + k min, t0 + (k + 1) min): exactly the sample of minute k
@@ -209,8 +209,11 @@ SELECT metrics_ex.add_alert('ta_sql', kind => 'sql', threshold => 1,
                             sql => $$SELECT jsonb_build_object('route', route), v FROM public.ta_src$$);
 SELECT metrics_ex.gauge('ta_drop', 9, '{}', '2030-01-07 00:00:00+00');
 SELECT metrics_ex.add_alert('ta_dropped', 'ta_drop', 'max', '>', 1, span => '1 day');
+SELECT metrics_ex.add_alert('ta_at', kind => 'sql', threshold => 0,
+                            sql => $$SELECT jsonb_build_object('at', to_char($1 AT TIME ZONE 'UTC', 'HH24:MI')), 1$$);
 SELECT results_eq($$SELECT alert, to_state FROM metrics_ex.evaluate_alerts('2030-01-07 00:10:00+00') WHERE alert IN ('ta_sql', 'ta_dropped') ORDER BY 1$$,
     $$VALUES ('ta_dropped', 'firing'), ('ta_sql', 'firing')$$, 'both fire');
+SELECT is((SELECT labels ->> 'at' FROM metrics_ex.alerts WHERE alert = 'ta_at'), '00:10', 'an sql rule gets the evaluation time as $1');
 DROP TABLE public.ta_src;
 DELETE FROM metrics_ex.metrics WHERE name = 'ta_drop';
 SELECT metrics_ex.gauge('ta_sil', 5, '{"db": "main"}', '2030-01-07 00:11:00+00');

@@ -7,7 +7,7 @@
  * may read.  The queries of the built-in kinds run with search_path =
  * pg_catalog, pg_temp, so that no operator or function in a schema of the
  * owner can stand in for ours; the sql of an sql rule keeps the owner's
- * search_path and runs read-only.
+ * search_path, runs read-only and gets the evaluation time as $1.
  *
  * Batches.  Threshold rules that differ only in the values of their tags
  * filter (same owner, metric, aggregation, span, group_by and tag keys:
@@ -235,8 +235,9 @@ alert_rule_data(void *arg)
 		own_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (is_sql)
-		ret = SPI_execute(r->sql, true, ALERT_MAX_LABEL_SETS + 1);
+	if (is_sql)					/* $1 is the evaluation time */
+		ret = SPI_execute_with_args(r->sql, 1, (Oid *) &data_argtypes[4], &r->args[4], &r->nulls[4],
+									true, ALERT_MAX_LABEL_SETS + 1);
 	else
 	{
 		const char *sql = strcmp(r->kind, "anomaly") == 0 ? anomaly_sql :

@@ -122,7 +122,7 @@ check_sql_body(void *arg)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(sql, 0, NULL);
+	plan = SPI_prepare(sql, 1, (Oid[]) {TIMESTAMPTZOID});	/* $1: the evaluation time */
 	if (plan == NULL)
 		elog(ERROR, "metrics_ex: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	sources = SPI_plan_get_plan_sources(plan);
