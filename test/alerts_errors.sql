@@ -105,7 +105,7 @@ SET LOCAL ROLE mx_al_nobody;
 SELECT throws_ok($$SELECT metrics_ex.add_alert('te_nobody', 'te_secret', threshold => 1)$$, '42501',
                  'permission denied to manage alert rules', 'a role that may not record metrics may not add rules');
 SELECT throws_ok($$SELECT * FROM metrics_ex.evaluate_alerts()$$, '42501', NULL, 'nor evaluate them');
-SELECT throws_ok($$SELECT metrics_ex._alert_add(10, 'x', 'te_secret', 'mean', '>', 1, '5 minutes', '0', '0', '{}', '{}',
+SELECT throws_ok($$SELECT metrics_ex._alert_define(10, false, 'x', 'te_secret', 'mean', '>', 1, '5 minutes', '0', '0', '{}', '{}',
                                                 'warning', '{}', '{}', 'threshold', NULL, 12, 3, '1 minute')$$,
                  '42501', NULL, 'nor call the internal function with an owner of its choice');
 RESET ROLE;

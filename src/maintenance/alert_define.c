@@ -7,8 +7,8 @@
  * add_alert(): a SQL function cannot know that (inside SECURITY DEFINER,
  * current_user is the definer), so these calls are C.  Each takes the
  * calling role from GetUserId(), never from an argument, then runs one fixed
- * statement as the extension's owner, metrics_ex._alert_<call>(caller,
- * arguments...), which checks the arguments and the caller's right to change
+ * statement as the extension's owner, metrics_ex._alert_define(caller, ...)
+ * and the like, which checks the arguments and the caller's right to change
  * the rule and writes the tables.  Those functions are executable by the
  * extension's owner only.
  *
@@ -48,11 +48,11 @@ typedef struct AlertCall
 } AlertCall;
 
 static const AlertCall alert_calls[] = {
-	{"add_alert", "_alert_add", 14},
-	{"alter_alert", "_alert_alter", 14},
-	{"remove_alert", "_alert_remove", -1},
-	{"silence", "_alert_silence", -1},
-	{"unsilence", "_alert_unsilence", -1},
+	{"add_alert", "_alert_define($1, false", 14},
+	{"alter_alert", "_alert_define($1, true", 14},
+	{"remove_alert", "_alert_remove($1", -1},
+	{"silence", "_alert_silence($1", -1},
+	{"unsilence", "_alert_unsilence($1", -1},
 };
 
 void
@@ -191,7 +191,7 @@ metrics_ex_alert_api(PG_FUNCTION_ARGS)
 	args[0] = ObjectIdGetDatum(caller);
 	nulls[0] = ' ';
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT metrics_ex.%s($1", call->inner);
+	appendStringInfo(&sql, "SELECT metrics_ex.%s", call->inner);
 	for (int i = 0; i < nargs; i++)
 	{
 		args[i + 1] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);

@@ -167,9 +167,10 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics_ex._alert_check_label_value(text, text) FROM PUBLIC;
 
--- labels and annotations: a JSON object of label names to strings (numbers
--- and booleans become strings, nulls are dropped).
-CREATE FUNCTION metrics_ex._alert_check_object(o jsonb, argname text) RETURNS jsonb
+-- A JSON object of label names to strings (numbers and booleans become
+-- strings, nulls are dropped): a rule's labels or annotations (what names
+-- the argument), or the labels of a result row.
+CREATE FUNCTION metrics_ex._alert_string_map(o jsonb, what text) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -181,21 +182,22 @@ BEGIN
         RETURN out;
     END IF;
     IF jsonb_typeof(o) <> 'object' THEN
-        RAISE EXCEPTION '% must be a JSON object, not %', argname, o USING ERRCODE = '22023',
-            HINT = CASE argname WHEN 'labels' THEN 'For example ''{"team": "payments"}''.'
-                   ELSE 'For example ''{"summary": "{{ $labels.route }} is slow: {{ $value }} ms"}''.' END;
+        RAISE EXCEPTION '% must be a JSON object, not %', what, left(o::text, 200) USING ERRCODE = '22023',
+            HINT = CASE what WHEN 'labels' THEN 'For example ''{"team": "payments"}''.'
+                             WHEN 'annotations' THEN 'For example ''{"summary": "{{ $labels.route }} is slow: {{ $value }} ms"}''.'
+                             ELSE 'The labels of a result are a JSON object such as ''{"route": "/pay"}''.' END;
     END IF;
     FOR e IN SELECT key, value FROM jsonb_each(o) LOOP
         IF e.key !~ '^[a-zA-Z_][a-zA-Z0-9_]*$' OR e.key LIKE '\_\_%' THEN
-            RAISE EXCEPTION 'invalid name % in %', quote_literal(e.key), argname USING ERRCODE = '22023',
+            RAISE EXCEPTION 'invalid name % in %', quote_literal(e.key), what USING ERRCODE = '22023',
                 HINT = 'Names match [a-zA-Z_][a-zA-Z0-9_]* and do not start with __, as Prometheus label names.';
         END IF;
-        IF argname = 'labels' AND e.key IN ('alertname', 'alertstate', 'severity') THEN
+        IF what = 'labels' AND e.key IN ('alertname', 'alertstate', 'severity') THEN
             RAISE EXCEPTION 'labels must not set %', e.key USING ERRCODE = '22023',
                 HINT = 'alertname is the rule''s name, severity its severity argument, alertstate its state.';
         END IF;
         IF jsonb_typeof(e.value) IN ('object', 'array') THEN
-            RAISE EXCEPTION '% must map names to strings; % is %', argname, quote_literal(e.key), jsonb_typeof(e.value)
+            RAISE EXCEPTION '% must map names to strings; % is %', what, quote_literal(e.key), jsonb_typeof(e.value)
                 USING ERRCODE = '22023';
         END IF;
         CONTINUE WHEN jsonb_typeof(e.value) = 'null';
@@ -204,7 +206,7 @@ BEGIN
     RETURN out;
 END
 $$;
-REVOKE ALL ON FUNCTION metrics_ex._alert_check_object(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION metrics_ex._alert_string_map(jsonb, text) FROM PUBLIC;
 
 -- A rule with every argument checked (the errors name the argument) and
 -- normalized.  Evaluates nothing a user wrote.
@@ -281,8 +283,8 @@ BEGIN
         RAISE EXCEPTION 'keep_firing_for must not be negative' USING ERRCODE = '22023';
     END IF;
     PERFORM metrics_ex._alert_check_label_value(d.severity, 'severity');
-    d.labels := metrics_ex._alert_check_object(d.labels, 'labels');
-    d.annotations := metrics_ex._alert_check_object(d.annotations, 'annotations');
+    d.labels := metrics_ex._alert_string_map(d.labels, 'labels');
+    d.annotations := metrics_ex._alert_string_map(d.annotations, 'annotations');
     IF d.baseline_windows IS NULL OR d.baseline_windows NOT BETWEEN 3 AND 1000 THEN
         RAISE EXCEPTION 'baseline_windows must be between 3 and 1000, not %', coalesce(d.baseline_windows::text, 'NULL')
             USING ERRCODE = '22023';
@@ -319,40 +321,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics_ex._alert_check_owner(oid, regrole, text) FROM PUBLIC;
 
-CREATE FUNCTION metrics_ex._alert_add(
-    caller oid, name text, metric text, aggregation text, op text, threshold float8,
-    span interval, pending_for interval, keep_firing_for interval, tags jsonb, group_by text[],
-    severity text, labels jsonb, annotations jsonb, kind text, sql text, baseline_windows int,
-    sigmas float8, every interval)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    d metrics_ex.alert_defs;
-BEGIN
-    -- the columns of alert_defs in order: id, name, owner, kind, ..., every,
-    -- then the bookkeeping columns
-    d := ROW(NULL, name, caller::regrole, kind, metric, aggregation, op, threshold, span, pending_for,
-             keep_firing_for, tags, group_by, severity, labels, annotations, sql, baseline_windows,
-             sigmas, every, NULL, NULL, NULL, NULL, NULL, 0);
-    d := metrics_ex._alert_checked(d);
-    BEGIN
-        INSERT INTO metrics_ex.alert_defs (name, owner, kind, metric, aggregation, op, threshold, span,
-                                           pending_for, keep_firing_for, tags, group_by, severity, labels,
-                                           annotations, sql, baseline_windows, sigmas, every)
-        VALUES (d.name, d.owner, d.kind, d.metric, d.aggregation, d.op, d.threshold, d.span,
-                d.pending_for, d.keep_firing_for, d.tags, d.group_by, d.severity, d.labels,
-                d.annotations, d.sql, d.baseline_windows, d.sigmas, d.every);
-    EXCEPTION WHEN unique_violation THEN
-        RAISE EXCEPTION 'alert rule "%" already exists', d.name USING ERRCODE = '42710',
-            HINT = 'Change it with alter_alert() or remove it with remove_alert().';
-    END;
-END
-$$;
-REVOKE ALL ON FUNCTION metrics_ex._alert_add(oid, text, text, text, text, float8, interval, interval,
-    interval, jsonb, text[], text, jsonb, jsonb, text, text, int, float8, interval) FROM PUBLIC;
-
 -- The rule called name, locked, after checking that caller may change it.
 CREATE FUNCTION metrics_ex._alert_rule_for_change(caller oid, name text) RETURNS metrics_ex.alert_defs
 LANGUAGE plpgsql VOLATILE
@@ -372,10 +340,11 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics_ex._alert_rule_for_change(oid, text) FROM PUBLIC;
 
--- alter_alert: NULL arguments keep what the rule has.  The rule is
--- evaluated again at the next call of evaluate_alerts().
-CREATE FUNCTION metrics_ex._alert_alter(
-    caller oid, name text, metric text, aggregation text, op text, threshold float8,
+-- add_alert (alter false) and alter_alert (true).  alter_alert starts from
+-- the rule, so that NULL arguments keep what it has; add_alert from nothing.
+-- An altered rule is evaluated again at the next call of evaluate_alerts().
+CREATE FUNCTION metrics_ex._alert_define(
+    caller oid, alter bool, name text, metric text, aggregation text, op text, threshold float8,
     span interval, pending_for interval, keep_firing_for interval, tags jsonb, group_by text[],
     severity text, labels jsonb, annotations jsonb, kind text, sql text, baseline_windows int,
     sigmas float8, every interval)
@@ -384,9 +353,16 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    d metrics_ex.alert_defs := metrics_ex._alert_rule_for_change(caller, name);
-    new_kind text := lower(btrim(coalesce(kind, d.kind)));
+    d metrics_ex.alert_defs;
+    new_kind text;
 BEGIN
+    IF alter THEN
+        d := metrics_ex._alert_rule_for_change(caller, name);
+    ELSE
+        d.name := name;
+        d.owner := caller::regrole;
+    END IF;
+    new_kind := lower(btrim(coalesce(kind, d.kind)));
     d.metric := coalesce(metric, d.metric);
     d.aggregation := coalesce(aggregation, d.aggregation);
     d.op := coalesce(op, d.op);
@@ -406,17 +382,29 @@ BEGIN
     d.sigmas := coalesce(sigmas, d.sigmas);
     d.every := coalesce(every, d.every);
     d := metrics_ex._alert_checked(d);
-    UPDATE metrics_ex.alert_defs x
-       SET kind = d.kind, metric = d.metric, aggregation = d.aggregation, op = d.op,
-           threshold = d.threshold, span = d.span, pending_for = d.pending_for,
-           keep_firing_for = d.keep_firing_for, tags = d.tags, group_by = d.group_by,
-           severity = d.severity, labels = d.labels, annotations = d.annotations, sql = d.sql,
-           baseline_windows = d.baseline_windows, sigmas = d.sigmas, every = d.every,
-           next_eval = NULL
-     WHERE x.id = d.id;
+    IF alter THEN
+        UPDATE metrics_ex.alert_defs x
+           SET kind = d.kind, metric = d.metric, aggregation = d.aggregation, op = d.op,
+               threshold = d.threshold, span = d.span, pending_for = d.pending_for,
+               keep_firing_for = d.keep_firing_for, tags = d.tags, group_by = d.group_by,
+               severity = d.severity, labels = d.labels, annotations = d.annotations, sql = d.sql,
+               baseline_windows = d.baseline_windows, sigmas = d.sigmas, every = d.every,
+               next_eval = NULL
+         WHERE x.id = d.id;
+        RETURN;
+    END IF;
+    INSERT INTO metrics_ex.alert_defs (name, owner, kind, metric, aggregation, op, threshold, span,
+                                       pending_for, keep_firing_for, tags, group_by, severity, labels,
+                                       annotations, sql, baseline_windows, sigmas, every)
+    VALUES (d.name, d.owner, d.kind, d.metric, d.aggregation, d.op, d.threshold, d.span,
+            d.pending_for, d.keep_firing_for, d.tags, d.group_by, d.severity, d.labels,
+            d.annotations, d.sql, d.baseline_windows, d.sigmas, d.every);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'alert rule "%" already exists', d.name USING ERRCODE = '42710',
+        HINT = 'Change it with alter_alert() or remove it with remove_alert().';
 END
 $$;
-REVOKE ALL ON FUNCTION metrics_ex._alert_alter(oid, text, text, text, text, float8, interval, interval,
+REVOKE ALL ON FUNCTION metrics_ex._alert_define(oid, bool, text, text, text, text, float8, interval, interval,
     interval, jsonb, text[], text, jsonb, jsonb, text, text, int, float8, interval) FROM PUBLIC;
 
 -- A time as Alertmanager writes it (RFC 3339, UTC, no trailing zeros in the
@@ -689,37 +677,15 @@ END
 $$;
 REVOKE ALL ON FUNCTION metrics_ex._alert_template(text, jsonb, float8) FROM PUBLIC;
 
--- The full label set of one result row: its labels (strings; null and ""
--- dropped, as Prometheus drops empty labels), then severity, the rule's
--- labels and alertname, each overriding what came before.
+-- The full label set of one result row: its labels (empty values dropped,
+-- as Prometheus drops empty labels; alertstate is ours), then severity, the
+-- rule's labels and alertname, each overriding what came before.
 CREATE FUNCTION metrics_ex._alert_labels(d metrics_ex.alert_defs, g jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    e record;
-    out jsonb := '{}';
-BEGIN
-    IF g IS NOT NULL AND jsonb_typeof(g) <> 'object' THEN
-        RAISE EXCEPTION 'the labels of a result must be a JSON object, not %', left(g::text, 200)
-            USING ERRCODE = '22023';
-    END IF;
-    FOR e IN SELECT key, value FROM jsonb_each(coalesce(g, '{}')) LOOP
-        CONTINUE WHEN jsonb_typeof(e.value) = 'null' OR e.key = 'alertstate';
-        IF e.key !~ '^[a-zA-Z_][a-zA-Z0-9_]*$' OR e.key LIKE '\_\_%' THEN
-            RAISE EXCEPTION 'invalid label name % in a result', quote_literal(e.key) USING ERRCODE = '22023',
-                HINT = 'Label names match [a-zA-Z_][a-zA-Z0-9_]* and do not start with __.';
-        END IF;
-        IF jsonb_typeof(e.value) IN ('object', 'array') THEN
-            RAISE EXCEPTION 'label % of a result is %, not a string', quote_literal(e.key), jsonb_typeof(e.value)
-                USING ERRCODE = '22023';
-        END IF;
-        CONTINUE WHEN e.value #>> '{}' = '';
-        out := out || jsonb_build_object(e.key, e.value #>> '{}');
-    END LOOP;
-    RETURN out || jsonb_build_object('severity', d.severity) || d.labels || jsonb_build_object('alertname', d.name);
-END
-$$;
+RETURN (SELECT coalesce(jsonb_object_agg(e.key, e.value) FILTER (WHERE e.value <> '""'), '{}')
+          FROM jsonb_each(metrics_ex._alert_string_map(g, 'the labels of a result') - 'alertstate') e)
+       || jsonb_build_object('severity', d.severity) || d.labels || jsonb_build_object('alertname', d.name);
 REVOKE ALL ON FUNCTION metrics_ex._alert_labels(metrics_ex.alert_defs, jsonb) FROM PUBLIC;
 
 -- The next evaluation of a rule evaluated at at: the next point of its
