@@ -49,7 +49,7 @@ CREATE TABLE metrics_ex.alert_defs (
     last_duration      interval,
     last_error         text,
     consecutive_errors int NOT NULL DEFAULT 0
-);
+) WITH (fillfactor = 50);     -- every evaluation updates its row: room for HOT updates
 COMMENT ON TABLE metrics_ex.alert_defs IS 'Alert rules; read metrics_ex.alert_rules';
 
 -- The pending and firing alerts: one row per rule and label set.  A label
@@ -65,7 +65,7 @@ CREATE TABLE metrics_ex.alert_state (
     annotations        jsonb NOT NULL,          -- rendered at the last evaluation
     silenced           bool NOT NULL DEFAULT false,
     PRIMARY KEY (rule_id, labels)
-);
+) WITH (fillfactor = 50);     -- updated at each evaluation where it holds
 COMMENT ON TABLE metrics_ex.alert_state IS 'Pending and firing alerts; read metrics_ex.alerts';
 
 -- Every transition, bounded: the last 1000 per rule, none older than 7 days
