@@ -31,6 +31,7 @@ SQL_FILES = \
 	src/write/telemetry.sql \
 	src/read/runs.sql \
 	src/read/prometheus.sql \
+	src/maintenance/alerts.sql \
 	src/maintenance/start.sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))

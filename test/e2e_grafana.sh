@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 db=metrics_ex_grafana
 psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-for step in test/demo.d/10_ingest.sql test/demo.d/55_telemetry.sql; do
+# the alerts panel reads what the alerting step of the demo leaves firing
+for step in test/demo.d/10_ingest.sql test/demo.d/55_telemetry.sql test/demo.d/70_alerts.sql; do
     psql -qX -d "$db" -v ON_ERROR_STOP=1 -f "$step" >/dev/null
 done
 

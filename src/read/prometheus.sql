@@ -153,6 +153,9 @@ AS $$
 BEGIN
     PERFORM metrics_ex._prom_check_name(name);
     RETURN QUERY SELECT l FROM metrics_ex._prom_lines(name, false) l;
+    IF name IS NULL THEN
+        RETURN QUERY SELECT l FROM metrics_ex.prometheus_alerts(false) l;     -- alerts.sql
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.prometheus(text) IS
@@ -164,7 +167,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM metrics_ex._prom_check_name(name);
-    RETURN coalesce((SELECT string_agg(l, E'\n') || E'\n' FROM metrics_ex._prom_lines(name, false) l), '');
+    RETURN coalesce((SELECT string_agg(l, E'\n') || E'\n' FROM metrics_ex._prom_lines(name, false) l), '')
+           || coalesce((SELECT string_agg(l, E'\n') || E'\n' FROM metrics_ex.prometheus_alerts(false) l
+                         WHERE name IS NULL), '');     -- alerts.sql
 END
 $$;
 COMMENT ON FUNCTION metrics_ex.prometheus_text(text) IS
@@ -177,6 +182,8 @@ AS $$
 BEGIN
     PERFORM metrics_ex._prom_check_name(name);
     RETURN coalesce((SELECT string_agg(l, E'\n') || E'\n' FROM metrics_ex._prom_lines(name, true) l), '')
+           || coalesce((SELECT string_agg(l, E'\n') || E'\n' FROM metrics_ex.prometheus_alerts(true) l
+                         WHERE name IS NULL), '')     -- alerts.sql
            || E'# EOF\n';
 END
 $$;
