@@ -36,6 +36,8 @@ REGRESS_OPTS = --load-extension=metrics_ex
 # Our code is -Wall -Wextra clean.  PostgreSQL's fmgr convention leaves
 # fcinfo unused in many functions, so that one warning stays off.
 PG_CPPFLAGS = -I$(CURDIR)/src
+# the scrape endpoint gzips with zlib, which PostgreSQL itself links
+SHLIB_LINK = -lz
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 
 # Prefer the PostgreSQL 15 toolchain when several versions are installed.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL 15 cluster for tests, the demo and benchmarks.
-#   test/cluster.sh start DIR PORT   initdb (if needed) and start, preloading metrics_ex
+#   test/cluster.sh start DIR PORT [CONF]   initdb (if needed) and start, preloading metrics_ex;
+#                                           CONF: lines added to a new cluster's postgresql.conf
 #   test/cluster.sh stop DIR
 # The cluster runs as the postgres user with its data and socket in DIR, on
 # PORT, listening on no TCP address beyond the loopback.  It never touches a
@@ -8,7 +9,7 @@
 set -euo pipefail
 # PG_BINDIR lets a relocated copy of PostgreSQL run the cluster.
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-cmd=$1 dir=$2 port=${3:-}
+cmd=$1 dir=$2 port=${3:-} conf=${4:-}
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
@@ -30,6 +31,7 @@ shared_buffers = 512MB
 max_wal_size = 4GB
 timezone = 'UTC'
 log_min_messages = warning
+$conf
 CONF
     fi
     as_postgres $bindir/pg_ctl -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
