@@ -271,8 +271,8 @@ prom_pid=$!
 # the final state: one more write, then a marker gauge written last
 q -c "SELECT metrics_ex.increment('jobs_completed', 4, '{\"tenant\": \"t1\", \"queue\": \"q1\"}')" \
   -c "SELECT metrics_ex.gauge('e2e_marker', 1)" >/dev/null
-check "Prometheus scrapes the endpoint (up == 1, marker seen)" \
-    wait_for bash -c "curl -s --data-urlencode 'query=e2e_marker == 1 and on() up{job=\"metrics_ex\"} == 1' 'http://127.0.0.1:$promport/api/v1/query' | grep -q '\"value\"'"
+check "Prometheus scrapes the endpoint (up == 1 for both jobs, marker seen)" \
+    wait_for bash -c "curl -s --data-urlencode 'query=e2e_marker == 1 and on() up{job=\"metrics_ex\"} == 1 and on() up{job=\"metrics_ex_queues\"} == 1' 'http://127.0.0.1:$promport/api/v1/query' | grep -q '\"value\"'"
 
 # what the database holds, from raw samples (not from the exposition)
 q -c "SELECT json_agg(json_build_object('tags', tags, 'value', total)) FROM (
