@@ -118,7 +118,7 @@ report 10k
 # concurrent clients on 10,000 series: wrk against pgbench running the same query
 wrk_rate() {  # wrk_rate CLIENTS [wrk options]: requests per second
     local c=$1; shift
-    wrk -t "$c" -c "$c" -d "${SECONDS_EACH}s" "$@" "$U" 2>/dev/null | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'
+    wrk -t "$c" -c "$c" -d "${SECONDS_EACH}s" --timeout 60s "$@" "$U" 2>/dev/null | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p'
 }
 echo "SELECT metrics_ex.prometheus_text();" > "$dir/scrape.sql"
 pgb_rate() { pgbench -n -c "$1" -j "$1" -T "$SECONDS_EACH" -f "$dir/scrape.sql" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }

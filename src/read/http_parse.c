@@ -304,18 +304,6 @@ http_qvalue(const char *header, const char *name, bool exact_only)
 	return best;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..len) ('+' is a space); NULL on a bad escape or NUL. */
 static char *
 url_decode(const char *s, int len)
@@ -327,13 +315,17 @@ url_decode(const char *s, int len)
 	{
 		if (s[i] == '%')
 		{
-			int			hi;
-			int			lo;
+			char		hex[3];
 
-			if (i + 2 >= len || (hi = hex_value(s[i + 1])) < 0 ||
-				(lo = hex_value(s[i + 2])) < 0 || (hi == 0 && lo == 0))
+			if (i + 2 >= len || !isxdigit((unsigned char) s[i + 1]) ||
+				!isxdigit((unsigned char) s[i + 2]))
 				return NULL;
-			out[n++] = (char) (hi * 16 + lo);
+			hex[0] = s[i + 1];
+			hex[1] = s[i + 2];
+			hex[2] = '\0';
+			out[n] = (char) strtol(hex, NULL, 16);
+			if (out[n++] == '\0')
+				return NULL;
 			i += 2;
 		}
 		else

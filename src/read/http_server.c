@@ -62,6 +62,7 @@ char	   *metrics_ex_http_token_file = NULL;
 #define MAX_LISTEN			16
 #define LISTEN_BACKLOG		64
 #define DRAIN_TIMEOUT_MS	1000
+#define ACCEPT_PAUSE_MS		1000
 #define RESTART_SECONDS		5
 
 typedef enum ConnState
@@ -91,6 +92,8 @@ static int	nlisten = 0;
 static HttpConn conns[HTTP_MAX_CONNECTIONS];
 static int	nconns = 0;
 static MemoryContext server_cxt = NULL;
+/* out of file descriptors: accept nothing until then, instead of spinning */
+static TimestampTz accept_resume = 0;
 
 static bool
 check_listen_addresses(char **newval, void **extra, GucSource source)
@@ -229,7 +232,7 @@ open_listen_sockets(void)
 		listen_on(strcmp(host, "*") == 0 ? NULL : host);
 	}
 	if (nlisten == 0)
-		ereport(ERROR,
+		ereport(FATAL,
 				(errmsg("metrics_ex http: could not listen on any of metrics_ex.http_listen_addresses \"%s\" port %d",
 						metrics_ex_http_listen_addresses, metrics_ex_http_port),
 				 errhint("The worker tries again in %d seconds.", RESTART_SECONDS)));
@@ -259,15 +262,23 @@ accept_conns(pgsocket ls)
 		pgsocket	s;
 
 		if (!AcquireExternalFD())
-			return;				/* out of file descriptors: wait */
+		{
+			accept_resume = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ACCEPT_PAUSE_MS);
+			return;
+		}
 		s = accept(ls, NULL, NULL);
 		if (s == PGINVALID_SOCKET)
 		{
 			ReleaseExternalFD();
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			{
 				ereport(LOG,
 						(errcode_for_socket_access(),
 						 errmsg("metrics_ex http: could not accept a connection: %m")));
+				accept_resume = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ACCEPT_PAUSE_MS);
+			}
 			return;
 		}
 		if (!pg_set_noblock(s))
@@ -466,7 +477,7 @@ static long
 next_timeout(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz first = 0;
+	TimestampTz first = accept_resume > now ? accept_resume : 0;
 
 	for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
 		if (conns[i].state != CONN_FREE && (first == 0 || conns[i].deadline < first))
@@ -512,7 +523,7 @@ metrics_ex_http_main(Datum arg)
 		set = CreateWaitEventSet(server_cxt, max_events);
 		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-		if (nconns < HTTP_MAX_CONNECTIONS)
+		if (nconns < HTTP_MAX_CONNECTIONS && GetCurrentTimestamp() >= accept_resume)
 			for (int i = 0; i < nlisten; i++)
 				AddWaitEventToSet(set, WL_SOCKET_READABLE, listen_socks[i], NULL, NULL);
 		for (int i = 0; i < HTTP_MAX_CONNECTIONS; i++)
