@@ -41,6 +41,9 @@ check() {  # check NAME COMMAND...: one numbered result
 }
 
 check "the endpoint listens once the server is up" wait_for curl -s -o /dev/null "$U/healthz"
+check "the five settings and their defaults" \
+    bash -c "[[ \$(psql -qXAt -F '=' -c \"SELECT name, boot_val FROM pg_settings WHERE name LIKE 'metrics_ex.http%' ORDER BY name\" | paste -sd ' ') == \
+              'metrics_ex.http_database=postgres metrics_ex.http_listen_addresses= metrics_ex.http_port=9187 metrics_ex.http_role= metrics_ex.http_token_file=' ]]"
 
 # -- until metrics_ex.http_role is set: 503 saying what to set
 curl -s -o "$work/r" -w '%{http_code}' "$U/metrics" > "$work/code"

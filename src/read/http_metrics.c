@@ -22,7 +22,8 @@
  * aborted (which also restores the user id and the settings), the error is
  * logged and the request answered 500 (503 when the role lacks a privilege,
  * with what to grant); the worker goes on with the next request.  A
- * statement is cancelled after metrics_ex's query timeout.
+ * statement is cancelled after HTTP_QUERY_TIMEOUT_MS, or statement_timeout
+ * when that is set and lower.
  */
 #include "postgres.h"
 
@@ -45,7 +46,6 @@
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 
-#include "metrics_ex.h"
 #include "read/http.h"
 
 #define TEXT_PLAIN		"text/plain; charset=utf-8"
