@@ -42,6 +42,8 @@ REGRESS_OPTS = --load-extension=metrics_ex
 # -MMD: the compiler records which headers each object includes, so that
 # changing a header rebuilds what uses it (PGXS does not track them).
 PG_CPPFLAGS = -I$(CURDIR)/src -MMD -MP
+# the scrape endpoint gzips with zlib, which PostgreSQL itself links
+SHLIB_LINK = -lz
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 
 # Prefer the PostgreSQL 15 toolchain when several versions are installed.

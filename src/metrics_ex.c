@@ -19,6 +19,7 @@
 #include "miscadmin.h"
 #include "maintenance/scheduler.h"
 #include "metrics_ex.h"
+#include "read/http.h"
 #include "write/notify.h"
 
 PG_MODULE_MAGIC;
@@ -118,6 +119,8 @@ _PG_init(void)
 	/* background workers exist only when the postmaster loads us */
 	if (process_shared_preload_libraries_in_progress)
 		scheduler_init();
+	/* the scrape endpoint's settings; its worker only when preloading */
+	http_init();
 
 	MarkGUCPrefixReserved("metrics_ex");
 

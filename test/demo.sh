@@ -8,9 +8,13 @@ bash test/setup.sh
 
 dir=${METRICS_EX_DEMO_DIR:-/var/tmp/metrics_ex_demo}
 port=${METRICS_EX_DEMO_PORT:-55433}
+http_port=${METRICS_EX_DEMO_HTTP_PORT:-$((port + 100))}
 bash test/cluster.sh stop "$dir" 2>/dev/null || true
 rm -rf "$dir"
-bash test/cluster.sh start "$dir" "$port"
+# the scrape endpoint on loopback, serving database demo (step 65)
+bash test/cluster.sh start "$dir" "$port" "metrics_ex.http_listen_addresses = '127.0.0.1'
+metrics_ex.http_port = $http_port
+metrics_ex.http_database = 'demo'"
 export PGHOST=$dir PGPORT=$port PGUSER=postgres
 
 psql -qX -d postgres -c "CREATE DATABASE demo" >/dev/null
@@ -24,6 +28,8 @@ cat <<MSG
 
 The demo cluster is still running.  Connect with:
     psql -h $dir -p $port -U postgres demo
+and it serves its metrics over HTTP:
+    curl -s http://127.0.0.1:$http_port/metrics
 Stop it with:
     bash test/cluster.sh stop $dir
 MSG

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(make gcc python3 postgresql-15 postgresql-server-dev-15 postgresql-contrib
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-          postgresql-15-pgaudit prometheus postgresql-15-tdigest)
+          postgresql-15-pgaudit prometheus postgresql-15-tdigest zlib1g-dev curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
