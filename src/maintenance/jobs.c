@@ -211,6 +211,29 @@ exec_sql_body(void *arg)
 }
 
 /*
+ * Alert evaluation as the caller: the scheduler's superuser session, or
+ * whoever runs the job by hand.  evaluate_alerts() reads each rule's data
+ * as the rule's owner and evaluates the rules of the roles the caller has
+ * the privileges of (a superuser: all).
+ */
+static char *
+exec_alerts(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *result = NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT pg_catalog.json_build_object('transitions', pg_catalog.count(*))::pg_catalog.text "
+					"FROM metrics_ex.evaluate_alerts()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "metrics_ex: could not evaluate the alert rules");
+	if (SPI_processed == 1)
+		result = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return result;
+}
+
+/*
  * Do the job in the current transaction; returns its details (JSON text) or
  * NULL.  Retention here is prune(): the scheduler runs it step by step.
  */
@@ -221,6 +244,8 @@ job_body(const Job *job)
 		return owner_exec("SELECT metrics_ex.materialize()::pg_catalog.text", 0, NULL, NULL, NULL, true);
 	if (strcmp(job->kind, "retention") == 0)
 		return owner_exec("SELECT metrics_ex.prune()::pg_catalog.text", 0, NULL, NULL, NULL, true);
+	if (strcmp(job->kind, "alerts") == 0)
+		return exec_alerts();
 	run_as_role(job->owner, exec_sql_body, job->command);
 	return NULL;
 }

@@ -7,7 +7,7 @@
 
 CREATE TABLE metrics_ex.job_defs (
     job                  text PRIMARY KEY CHECK (length(job) BETWEEN 1 AND 200),
-    kind                 text NOT NULL CHECK (kind IN ('materialize', 'retention', 'sql')),
+    kind                 text NOT NULL CHECK (kind IN ('materialize', 'retention', 'alerts', 'sql')),
     command              text CHECK ((kind = 'sql') = (command IS NOT NULL)),
     -- who runs it: the role that added it; built-in jobs run as the
     -- extension's owner (NULL here)
@@ -27,10 +27,12 @@ CREATE TABLE metrics_ex.job_defs (
 );
 -- materialize first runs a minute after CREATE EXTENSION; retention at
 -- once, to make the day partitions (until then samples go to the default
--- partition)
+-- partition); alerts every second (evaluate_alerts() decides which rules
+-- are due)
 INSERT INTO metrics_ex.job_defs (job, kind, schedule, next_run) VALUES
     ('materialize', 'materialize', '1 minute', now() + interval '1 minute'),
-    ('retention', 'retention', NULL, now());
+    ('retention', 'retention', NULL, now()),
+    ('alerts', 'alerts', '1 second', now());
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.job_defs', '');
 
 -- pg_restore loads job_defs after CREATE EXTENSION has seeded the built-in

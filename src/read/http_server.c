@@ -150,7 +150,8 @@ http_init(void)
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 
-	if (!process_shared_preload_libraries_in_progress ||
+	/* nothing of ours runs under pg_upgrade */
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade ||
 		metrics_ex_http_listen_addresses == NULL || metrics_ex_http_listen_addresses[0] == '\0')
 		return;
 
