@@ -24,6 +24,7 @@
 
 #include "hooks.h"
 #include "maintenance/scheduler.h"
+#include "maintenance/watermark.h"
 #include "write/catalog.h"
 #include "write/copy.h"
 #include "write/experiments.h"
@@ -161,6 +162,7 @@ mx_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			watermark_xact_end();
 			catalog_xact_end(false);
 			experiments_xact_end();
 			scheduler_xact_end(event == XACT_EVENT_COMMIT);
@@ -168,6 +170,7 @@ mx_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			nesting = 0;
+			watermark_xact_end();
 			storage_xact_abort();
 			catalog_xact_end(true);
 			experiments_xact_end();

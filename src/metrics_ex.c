@@ -28,14 +28,15 @@ int			metrics_ex_max_series_per_metric = 10000;
 char	   *metrics_ex_retention = NULL;
 char	   *metrics_ex_maintenance_interval = NULL;
 char	   *metrics_ex_job_timeout = NULL;
+char	   *metrics_ex_rollup_delay = NULL;
 int			metrics_ex_maintenance_lock_timeout = 200;
 int			metrics_ex_partitions_ahead = 3;
 
 void		_PG_init(void);
 
-/* Retention and intervals must parse as positive intervals. */
-static bool
-check_retention(char **newval, void **extra, GucSource source)
+/* A GUC's interval text, or NULL when it does not parse. */
+static Interval *
+parse_interval_setting(const char *text)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	Interval   *volatile iv = NULL;
@@ -45,7 +46,7 @@ check_retention(char **newval, void **extra, GucSource source)
 	{
 		iv = (Interval *) DatumGetPointer(
 										  DirectFunctionCall3(interval_in,
-															  CStringGetDatum(*newval),
+															  CStringGetDatum(text),
 															  ObjectIdGetDatum(InvalidOid),
 															  Int32GetDatum(-1)));
 	}
@@ -55,11 +56,33 @@ check_retention(char **newval, void **extra, GucSource source)
 		FlushErrorState();
 	}
 	PG_END_TRY();
+	return iv;
+}
+
+/* Retention and intervals must parse as positive intervals. */
+static bool
+check_retention(char **newval, void **extra, GucSource source)
+{
+	Interval   *iv = parse_interval_setting(*newval);
 
 	if (iv == NULL || iv->month < 0 || iv->day < 0 || iv->time < 0 ||
 		(iv->month == 0 && iv->day == 0 && iv->time == 0))
 	{
 		GUC_check_errdetail("It must be a positive interval such as '24 hours'.");
+		return false;
+	}
+	return true;
+}
+
+/* A delay may be zero. */
+static bool
+check_delay(char **newval, void **extra, GucSource source)
+{
+	Interval   *iv = parse_interval_setting(*newval);
+
+	if (iv == NULL || iv->month < 0 || iv->day < 0 || iv->time < 0)
+	{
+		GUC_check_errdetail("It must be an interval of zero or more, such as '1 minute'.");
 		return false;
 	}
 	return true;
@@ -99,6 +122,15 @@ _PG_init(void)
 							   "1 hour",
 							   PGC_SIGHUP, 0,
 							   check_retention, NULL, NULL);
+
+	DefineCustomStringVariable("metrics_ex.rollup_delay",
+							   "How far behind the current time maintenance rolls samples up.",
+							   "Samples older than the rollup watermark (now minus this, to the minute) are late: "
+							   "they also leave a delta that the next maintenance run merges.",
+							   &metrics_ex_rollup_delay,
+							   "1 minute",
+							   PGC_SUSET, 0,
+							   check_delay, NULL, NULL);
 
 	DefineCustomIntVariable("metrics_ex.maintenance_lock_timeout",
 							"How long maintenance waits for a strong lock before it gives up and retries later.",

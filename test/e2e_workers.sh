@@ -33,7 +33,7 @@ check "the retention job drops the partition of three days ago" \
 check "partitions for today and tomorrow exist" \
       "SELECT count(*) >= 2 FROM metrics_ex.partitions() WHERE upper_bound > now()" 10
 check "the materialize job fills the rollups" \
-      "SELECT (SELECT coalesce(sum(count), 0) FROM metrics_ex.rollup_minute) = 601
+      "SELECT (SELECT coalesce(sum(count), 0) FROM metrics_ex.rollup_hour) = 601
               AND NOT EXISTS (SELECT 1 FROM metrics_ex.rollup_pending)" 30
 check "job_runs report the built-in jobs' runs" \
       "SELECT count(DISTINCT job) = 3 FROM metrics_ex.job_runs WHERE status = 'succeeded' AND job IN ('materialize', 'retention', 'alerts')" 10
@@ -44,7 +44,7 @@ check "rollup-served sums equal raw sums" \
 q -c "SELECT metrics_ex.histogram('e2e_latency', 1000, '{\"host\": \"h0\"}',
                                   date_bin('1 hour', now() - interval '2 hours', '1970-01-01') + interval '10 seconds')" >/dev/null
 check "a late sample updates its materialized bucket" \
-      "SELECT r.max = 1000 AND r.count = 5 FROM metrics_ex.rollup_minute r JOIN metrics_ex.series s ON s.id = r.series_id
+      "SELECT r.max = 1000 AND r.count = 201 FROM metrics_ex.rollup_hour r JOIN metrics_ex.series s ON s.id = r.series_id
         WHERE s.tags = '{\"host\": \"h0\"}' AND r.bucket = date_bin('1 hour', now() - interval '2 hours', '1970-01-01')" 20
 
 q -c "SELECT metrics_ex.add_job('e2e_boom', 'SELECT 1/0', '1 second')" >/dev/null

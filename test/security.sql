@@ -152,8 +152,15 @@ INSERT INTO public_internal VALUES
     ('_merge_upsert_sql', 'pure'), ('_metric_id', 'pure'), ('_percentile_q', 'pure'),
     ('_prom_check_name', 'pure'), ('_prom_family', 'pure'), ('_prom_label_value', 'pure'),
     ('_prom_lines', 'pure'), ('_prom_number', 'pure'), ('_samples_sql', 'pure'),
-    ('_sketch_of', 'pure'), ('_source', 'pure'), ('_split_filter', 'pure'), ('_stats_of', 'pure'),
-    ('_time_range', 'pure'),
+    ('_sketch_of', 'pure'), ('_source', 'pure'), ('_split_filter', 'pure'),
+    ('_time_range', 'pure'), ('_raw_from', 'pure'), ('_raw_piece_sql', 'pure'), ('_stddev_fix', 'pure'),
+    ('_default_buckets', 'pure'),
+    -- the aggregates that make and merge rollup rows (queries merge rollup
+    -- rows and raw samples with them too) and their support functions
+    ('_rollup_agg', 'pure'), ('_rollup_agg_add', 'pure'), ('_rollup_merge', 'pure'),
+    ('_rollup_merge_add', 'pure'), ('_rollup_final', 'pure'), ('_m2_merge', 'pure'),
+    ('_sketch_merge', 'pure'), ('_stddev_merge', 'pure'), ('_stddev_merge_add', 'pure'),
+    ('_stddev_merge_final', 'pure'),
     -- validators of emit() and log_step(), and the check of the row-security
     -- policies of telemetry_handlers and run_steps (policies run as the caller)
     ('_check_event', 'pure'), ('_event_number', 'pure'), ('_event_first_number', 'pure'),
@@ -180,8 +187,10 @@ SELECT lives_ok($$SELECT metrics_ex.define('sec_wide', 'gauge', max_series => 10
 RESET ROLE;
 
 -- ---- tables the write path writes by hand are checked first -------------
+-- (a late sample, older than the rollup watermark, writes a delta there)
+SELECT metrics_ex._publish_watermark('2021-01-01');
 ALTER TABLE metrics_ex.rollup_pending ALTER COLUMN sum TYPE numeric;
-SELECT throws_like($$SELECT metrics_ex.increment('sec_shape_total')$$,
+SELECT throws_like($$SELECT metrics_ex.increment('sec_shape_total', 1, '{}', '2020-01-01')$$,
                    '%rollup_pending%column "sum" is of type numeric, not float8%',
                    'a changed column type of rollup_pending is refused, not written');
 ALTER TABLE metrics_ex.rollup_pending ALTER COLUMN sum TYPE float8;

@@ -241,7 +241,8 @@ static char *
 job_body(const Job *job)
 {
 	if (strcmp(job->kind, "materialize") == 0)
-		return owner_exec("SELECT metrics_ex.materialize()::pg_catalog.text", 0, NULL, NULL, NULL, true);
+		/* never holds writers back: the next run rolls up what this one publishes */
+		return owner_exec("SELECT metrics_ex.materialize(false)::pg_catalog.text", 0, NULL, NULL, NULL, true);
 	if (strcmp(job->kind, "retention") == 0)
 		return owner_exec("SELECT metrics_ex.prune()::pg_catalog.text", 0, NULL, NULL, NULL, true);
 	if (strcmp(job->kind, "alerts") == 0)
@@ -511,7 +512,7 @@ step_prune_rows(void *arg)
 {
 	if (!retention_lock())
 		return NULL;
-	(void) owner_exec("SELECT metrics_ex.materialize()", 0, NULL, NULL, NULL, false);
+	(void) owner_exec("SELECT metrics_ex.materialize(false)", 0, NULL, NULL, NULL, false);
 	return owner_exec("SELECT metrics_ex._prune_rows()::pg_catalog.text", 0, NULL, NULL, NULL, true);
 }
 
@@ -649,6 +650,32 @@ run_retention(Job *job, MemoryContext cxt, char **error, bool *retry_soon)
 					dropped.done, dropped.sum, made.skipped + dropped.skipped);
 }
 
+/*
+ * materialize(false) twice, each in a transaction of its own: the first
+ * rolls up to the watermark an earlier run published and publishes the
+ * next; the second, once the writers that began before that commit are
+ * done, rolls up to it.  The rollups then lag by metrics_ex.rollup_delay
+ * plus at most the job's interval, and no writer ever waits for either.
+ */
+static char *
+run_materialize(Job *job, MemoryContext cxt, char **error)
+{
+	StepOutcome first,
+				second;
+
+	first = run_step(step_body, job, false, cxt);
+	if (first.error)
+	{
+		*error = first.error;
+		return NULL;
+	}
+	second = run_step(step_body, job, false, cxt);
+	*error = second.error;
+	return psprintf("{\"published\": %s, \"caught_up\": %s}",
+					first.result ? first.result : "null",
+					second.result ? second.result : "null");
+}
+
 typedef struct StartStep
 {
 	const char *name;
@@ -732,6 +759,8 @@ jobs_run_scheduled(const char *name)
 	job_deadline = fs.started + (TimestampTz) (job.timeout_ms * 1000);
 	if (strcmp(job.kind, "retention") == 0)
 		details = run_retention(&job, cxt, &error, &retry_soon);
+	else if (strcmp(job.kind, "materialize") == 0)
+		details = run_materialize(&job, cxt, &error);
 	else
 	{
 		out = run_step(step_body, &job, false, cxt);

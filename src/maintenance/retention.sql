@@ -28,6 +28,37 @@ $$;
 COMMENT ON FUNCTION metrics_ex.set_retention(text, interval) IS
     'Raw-sample retention of one metric, or with NULL name the default for all';
 
+-- ---- what retention has left ---------------------------------------------
+-- Where each metric's raw samples are complete: retention records the cut
+-- it applied (metric_id 0: a cut for every metric that existed then, by
+-- dropped partitions and the default partition).  Queries read raw samples
+-- only from there on, and older ranges from the finest rollup level that
+-- still holds them.
+CREATE TABLE metrics_ex.raw_horizon (
+    metric_id   int PRIMARY KEY,
+    kept_from   timestamptz NOT NULL,
+    cut_at      timestamptz NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.raw_horizon', '');
+COMMENT ON TABLE metrics_ex.raw_horizon IS
+    'Per metric (0: all metrics created before cut_at), the time from which retention has kept every raw sample';
+
+CREATE FUNCTION metrics_ex._raw_from(mid int) RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(max(h.kept_from), '-infinity') FROM metrics_ex.raw_horizon h
+         WHERE h.metric_id = mid
+            OR h.metric_id = 0 AND h.cut_at >= (SELECT m.created_at FROM metrics_ex.metrics m WHERE m.id = mid));
+
+CREATE FUNCTION metrics_ex._cut_raw(mid int, cut timestamptz) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO metrics_ex.raw_horizon AS h VALUES (mid, cut, now())
+    ON CONFLICT (metric_id) DO UPDATE SET kept_from = greatest(h.kept_from, excluded.kept_from),
+                                          cut_at = excluded.cut_at;
+END;
+
 -- ---- partitions ----------------------------------------------------------
 -- Writers never run DDL: day partitions are made here ahead of time, and a
 -- sample no day partition takes waits in metrics_ex.samples_default until a
@@ -125,7 +156,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT p.partition FROM metrics_ex.partitions() p
-     WHERE p.upper_bound <= now() - metrics_ex._longest_retention()
+     WHERE p.upper_bound <= least(now() - metrics_ex._longest_retention(), (metrics_ex.watermarks()).done)
      ORDER BY p.lower_bound;
 END;
 
@@ -153,6 +184,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM metrics_ex._cut_raw(0, x.upper_bound) FROM metrics_ex.partitions() x WHERE x.partition = p;
     EXECUTE format('DROP TABLE %s', p);
     PERFORM metrics_ex._add_total('samples_pruned', n);
 END
@@ -180,6 +212,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     default_keep interval := metrics_ex.default_retention();
+    -- nothing the rollups do not hold yet is deleted
+    done timestamptz := (metrics_ex.watermarks()).done;
     longest interval := metrics_ex._longest_retention();
     m record;
     lvl record;
@@ -191,13 +225,17 @@ BEGIN
               WHERE coalesce(retention, default_keep) < longest LOOP
         DELETE FROM metrics_ex.samples s
          USING metrics_ex.series se
-         WHERE se.metric_id = m.id AND s.series_id = se.id AND s.ts < now() - m.keep;
+         WHERE se.metric_id = m.id AND s.series_id = se.id AND s.ts < least(now() - m.keep, done);
         GET DIAGNOSTICS n = ROW_COUNT;
         deleted := deleted + n;
+        PERFORM metrics_ex._cut_raw(m.id, least(now() - m.keep, done));
     END LOOP;
-    DELETE FROM ONLY metrics_ex.samples_default WHERE ts < now() - longest;
+    DELETE FROM ONLY metrics_ex.samples_default WHERE ts < least(now() - longest, done);
     GET DIAGNOSTICS n = ROW_COUNT;
     deleted := deleted + n;
+    IF n > 0 THEN
+        PERFORM metrics_ex._cut_raw(0, least(now() - longest, done));
+    END IF;
     PERFORM metrics_ex._add_total('samples_pruned', deleted);
 
     FOR lvl IN SELECT level, keep FROM metrics_ex.rollup_levels WHERE keep IS NOT NULL LOOP
@@ -237,6 +275,8 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.prune')) THEN
         RETURN '{"skipped": "another prune() is running"}';
     END IF;
+    -- retention deletes only what the rollups hold (the scheduler's own
+    -- materialize job keeps them a minute or two behind)
     PERFORM metrics_ex.materialize();
     result := metrics_ex._prune_rows();
 
@@ -283,4 +323,4 @@ REVOKE ALL ON FUNCTION metrics_ex._lock_timeout(), metrics_ex._longest_retention
     metrics_ex._partition_days_wanted(), metrics_ex._create_day_partition(timestamptz),
     metrics_ex._expired_partitions(), metrics_ex._count_partition(regclass),
     metrics_ex._drop_partition(regclass, bigint), metrics_ex._drop_expired_partition(regclass),
-    metrics_ex._prune_rows() FROM PUBLIC;
+    metrics_ex._prune_rows(), metrics_ex._cut_raw(int, timestamptz) FROM PUBLIC;

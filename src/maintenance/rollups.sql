@@ -1,10 +1,29 @@
--- metrics_ex rollups: per series and minute, hour and day, mergeable state
--- only.  The write path leaves one delta row per (series, minute) and
--- statement in rollup_pending; materialize() merges deltas into the three
--- levels and into series_totals.  No raw sample is ever read again, so
--- pruning raw data never erases rollups, and a late sample re-aggregates
--- only its own series' buckets.
+-- metrics_ex rollups: per series and UTC hour and day (and minute, for the
+-- metrics that ask for it), mergeable state only, built by maintenance from
+-- the raw samples.  The write path writes raw samples only; a sample older
+-- than the watermark that maintenance has published (a late one) also
+-- leaves a small delta in rollup_pending, merged by the next run.  Queries
+-- and scrapes read the rollups up to the watermark and raw samples after it
+-- (watermark.c explains how writers and maintenance agree on it).
 
+-- A rollup row: count, sum, min, max, the last value (latest ts; a tie goes
+-- to the sample written later), m2 (the sum of squared deviations, for
+-- stddev), a 1% ddsketch (for percentiles; NULL when the row holds one
+-- value, which is then its sum) and cumulative bucket counts (histograms).
+CREATE TYPE metrics_ex._rollup_row AS (
+    count       bigint,
+    sum         float8,
+    min         float8,
+    max         float8,
+    last_ts     timestamptz,
+    last_value  float8,
+    m2          float8,
+    sketch      metrics_ex.ddsketch,
+    buckets     bigint[]
+);
+
+-- Late deltas: what the write path adds for samples older than the
+-- published watermark, per series, minute and statement.
 CREATE TABLE metrics_ex.rollup_pending (
     series_id   bigint NOT NULL,
     bucket      timestamptz NOT NULL,     -- the minute
@@ -14,25 +33,61 @@ CREATE TABLE metrics_ex.rollup_pending (
     max         float8 NOT NULL,
     last_ts     timestamptz NOT NULL,
     last_value  float8 NOT NULL,
-    stats       metrics_ex.stats,         -- NULL: one gauge/histogram value, = sum
-    sketch      metrics_ex.ddsketch,      -- NULL for counters, and with stats
+    m2          float8 NOT NULL,
+    sketch      metrics_ex.ddsketch,      -- NULL: one value, = sum
     buckets     bigint[]                  -- histograms: cumulative, +Inf last
 );
--- Every delta is deleted within a minute of its insert: vacuum the table
+-- Every delta is deleted by the next maintenance run: vacuum the table
 -- often, so that scans of it (materialize, queries) stay small.
 ALTER TABLE metrics_ex.rollup_pending SET (autovacuum_vacuum_scale_factor = 0,
                                           autovacuum_vacuum_threshold = 10000,
                                           autovacuum_vacuum_insert_scale_factor = 0,
                                           autovacuum_vacuum_insert_threshold = 100000);
 COMMENT ON TABLE metrics_ex.rollup_pending IS
-    'Rollup deltas written with the samples, merged by metrics_ex.materialize()';
+    'Deltas of late samples (older than the published watermark), merged by metrics_ex.materialize()';
 
+-- The current hour's and day's rows grow with every run: leave room on
+-- their pages so that the updates stay on the page (HOT).
 CREATE TABLE metrics_ex.rollup_minute (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
-CREATE TABLE metrics_ex.rollup_hour (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
-CREATE TABLE metrics_ex.rollup_day (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
-COMMENT ON TABLE metrics_ex.rollup_minute IS 'Per series and UTC minute: count, sum, min, max, last, stats, ddsketch, buckets';
-COMMENT ON TABLE metrics_ex.rollup_hour IS 'Per series and UTC hour, merged from minute deltas';
-COMMENT ON TABLE metrics_ex.rollup_day IS 'Per series and UTC day, merged from minute deltas';
+CREATE TABLE metrics_ex.rollup_hour (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket))
+    WITH (fillfactor = 90);
+CREATE TABLE metrics_ex.rollup_day (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket))
+    WITH (fillfactor = 90);
+COMMENT ON TABLE metrics_ex.rollup_minute IS 'Per series and UTC minute, for metrics with minute rollups';
+COMMENT ON TABLE metrics_ex.rollup_hour IS 'Per series and UTC hour: count, sum, min, max, last, m2, ddsketch, buckets';
+COMMENT ON TABLE metrics_ex.rollup_day IS 'Per series and UTC day, merged from hours';
+
+-- Where maintenance stands.  published: writers treat samples before it as
+-- late; done: rollups and totals hold every sample before it (the rest is
+-- read from raw samples).  No row (a new database) means -infinity for both.
+CREATE TABLE metrics_ex.rollup_state (
+    key         text PRIMARY KEY CHECK (key = 'watermark'),
+    published   timestamptz NOT NULL,
+    done        timestamptz NOT NULL CHECK (done <= published)
+);
+SELECT pg_catalog.pg_extension_config_dump('metrics_ex.rollup_state', '');
+
+CREATE FUNCTION metrics_ex.watermarks(OUT published timestamptz, OUT done timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(max(s.published), '-infinity'), coalesce(max(s.done), '-infinity')
+      FROM metrics_ex.rollup_state s;
+END;
+COMMENT ON FUNCTION metrics_ex.watermarks() IS
+    'published: samples older than it are late; done: rollups and totals hold everything older';
+
+-- The protocol between writers and maintenance (watermark.c).
+CREATE FUNCTION metrics_ex._wait_for_writers() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_wait_for_writers';
+CREATE FUNCTION metrics_ex._hold_writers() RETURNS bool
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_hold_writers';
+CREATE FUNCTION metrics_ex._publish_watermark(ts timestamptz) RETURNS void
+    LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'metrics_ex_publish_watermark';
+CREATE FUNCTION metrics_ex._watermark_published_here() RETURNS bool
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'metrics_ex_watermark_published_here';
+REVOKE ALL ON FUNCTION metrics_ex._wait_for_writers(), metrics_ex._hold_writers(),
+    metrics_ex._publish_watermark(timestamptz), metrics_ex._watermark_published_here() FROM PUBLIC;
 
 -- Everything ever recorded per series, never decremented by retention:
 -- counter totals and histogram buckets for Prometheus exposition.
@@ -95,33 +150,54 @@ BEGIN
 END
 $$;
 
--- A row holding a single gauge or histogram value keeps neither stats nor
--- sketch (both follow from its sum); these give them back.  Counters have
--- stats and no sketch.
-CREATE FUNCTION metrics_ex._stats_of(stats metrics_ex.stats, sum float8) RETURNS metrics_ex.stats
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN coalesce(stats, metrics_ex.stats_add(NULL::metrics_ex.stats, sum));
+-- ---- building and merging rows (rollup_build.c) ---------------------------
 
-CREATE FUNCTION metrics_ex._sketch_of(stats metrics_ex.stats, sketch metrics_ex.ddsketch, sum float8)
+CREATE FUNCTION metrics_ex._rollup_agg_add(internal, timestamptz, float8, tid, float8[]) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_rollup_agg_add';
+CREATE FUNCTION metrics_ex._rollup_merge_add(internal, bigint, float8, float8, float8, timestamptz, float8,
+                                             float8, metrics_ex.ddsketch, bigint[]) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_rollup_merge_add';
+CREATE FUNCTION metrics_ex._rollup_final(internal) RETURNS metrics_ex._rollup_row
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_rollup_final';
+-- the row of raw samples (ts, value, ctid: ties of ts go to the later row,
+-- bounds: the histogram's bucket bounds or NULL)
+CREATE AGGREGATE metrics_ex._rollup_agg(timestamptz, float8, tid, float8[]) (
+    SFUNC = metrics_ex._rollup_agg_add, STYPE = internal, FINALFUNC = metrics_ex._rollup_final,
+    PARALLEL = SAFE);
+-- the row of rollup rows
+CREATE AGGREGATE metrics_ex._rollup_merge(bigint, float8, float8, float8, timestamptz, float8, float8,
+                                          metrics_ex.ddsketch, bigint[]) (
+    SFUNC = metrics_ex._rollup_merge_add, STYPE = internal, FINALFUNC = metrics_ex._rollup_final,
+    PARALLEL = SAFE);
+CREATE FUNCTION metrics_ex._m2_merge(bigint, float8, float8, bigint, float8, float8) RETURNS float8
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_m2_merge';
+CREATE FUNCTION metrics_ex._sketch_merge(bigint, float8, metrics_ex.ddsketch, bigint, float8, metrics_ex.ddsketch)
+    RETURNS metrics_ex.ddsketch
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_sketch_merge';
+CREATE FUNCTION metrics_ex._stddev_merge_add(internal, bigint, float8, float8) RETURNS internal
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_stddev_merge_add';
+CREATE FUNCTION metrics_ex._stddev_merge_final(internal) RETURNS float8
+    LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'metrics_ex_stddev_merge_final';
+-- the sample standard deviation of rows (count, sum, m2)
+CREATE AGGREGATE metrics_ex._stddev_merge(bigint, float8, float8) (
+    SFUNC = metrics_ex._stddev_merge_add, STYPE = internal, FINALFUNC = metrics_ex._stddev_merge_final,
+    PARALLEL = SAFE);
+
+-- A row's sketch; a row of one value has none stored (it is its sum).
+CREATE FUNCTION metrics_ex._sketch_of(count bigint, sum float8, sketch metrics_ex.ddsketch)
 RETURNS metrics_ex.ddsketch
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN stats IS NULL
+RETURN CASE WHEN sketch IS NULL AND count = 1
             THEN metrics_ex.ddsketch_final(metrics_ex.ddsketch_add(NULL::metrics_ex.ddsketch, sum))
             ELSE sketch END;
 
--- The SQL of one level's merge: states of rows "src" grouped by bucket.
-CREATE FUNCTION metrics_ex._merge_select_sql(src text, bucket_sql text) RETURNS text
+-- Prometheus' default histogram buckets: a histogram defined without buckets.
+CREATE FUNCTION metrics_ex._default_buckets() RETURNS float8[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN format($f$SELECT series_id, %s AS bucket, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
-       min(min) AS min, max(max) AS max, max(last_ts) AS last_ts,
-       (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
-       CASE WHEN sum(count) = 1 AND bool_and(stats IS NULL) THEN NULL
-            ELSE metrics_ex.stats_agg(metrics_ex._stats_of(stats, sum)) END AS stats,
-       CASE WHEN sum(count) = 1 AND bool_and(stats IS NULL) THEN NULL
-            ELSE metrics_ex.ddsketch(metrics_ex._sketch_of(stats, sketch, sum)) END AS sketch,
-       metrics_ex.bucket_counts(buckets) AS buckets
-  FROM %s GROUP BY 1, 2$f$, bucket_sql, src);
+RETURN '{.005,.01,.025,.05,.1,.25,.5,1,2.5,5,10}'::float8[];
 
+-- INSERT rows "src" into rollup table "target", merging with what is there.
+-- The new rows hold later data: a tie of last_ts goes to them.
 CREATE FUNCTION metrics_ex._merge_upsert_sql(target text, src text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN format($f$INSERT INTO metrics_ex.%I AS r SELECT * FROM %s
@@ -130,32 +206,66 @@ RETURN format($f$INSERT INTO metrics_ex.%I AS r SELECT * FROM %s
         min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
         last_ts = greatest(r.last_ts, excluded.last_ts),
         last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
-        stats = metrics_ex.stats_combine(metrics_ex._stats_of(r.stats, r.sum),
-                                         metrics_ex._stats_of(excluded.stats, excluded.sum)),
-        sketch = metrics_ex.ddsketch_final(metrics_ex.ddsketch_combine(
-                     metrics_ex._sketch_of(r.stats, r.sketch, r.sum),
-                     metrics_ex._sketch_of(excluded.stats, excluded.sketch, excluded.sum))),
+        m2 = CASE WHEN least(r.min, excluded.min) = greatest(r.max, excluded.max) THEN 0
+                  ELSE metrics_ex._m2_merge(r.count, r.sum, r.m2, excluded.count, excluded.sum, excluded.m2) END,
+        sketch = metrics_ex._sketch_merge(r.count, r.sum, r.sketch, excluded.count, excluded.sum, excluded.sketch),
         buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
     RETURNING 1$f$, target, src);
 
--- Merge the pending deltas into minute, hour and day rollups and the totals,
--- in one statement.  Deltas that arrive meanwhile wait for the next run.
--- Sums add up with fsum()/fadd(): one beyond the float8 range becomes
--- +-Infinity (or NaN) instead of failing every later run.
-CREATE FUNCTION metrics_ex.materialize() RETURNS jsonb
+-- Rows "src" grouped by series and bucket_sql, merged.
+CREATE FUNCTION metrics_ex._merge_select_sql(src text, bucket_sql text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN format($f$SELECT series_id, bucket, (r).* FROM (
+    SELECT series_id, %s AS bucket,
+           metrics_ex._rollup_merge(count, sum, min, max, last_ts, last_value, m2, sketch, buckets) AS r
+      FROM %s GROUP BY 1, 2) x$f$, bucket_sql, src);
+
+-- One run's work, in one statement (one snapshot): every raw sample of
+-- [since, until), and every late delta of buckets before since, into the
+-- minute (where asked), hour and day rows and the series totals; the late
+-- deltas of [since, until) are dropped, the raw samples hold them.  done
+-- becomes until.
+CREATE FUNCTION metrics_ex._build_rollups(since timestamptz, until timestamptz) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     result jsonb;
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.materialize')) THEN
-        RETURN '{"skipped": "another materialize() is running"}';
-    END IF;
     EXECUTE format($q$
-    WITH moved AS (
+    WITH late AS (
         DELETE FROM metrics_ex.rollup_pending RETURNING *
-    ), delta AS (%s
+    ), late_kept AS (
+        SELECT * FROM late WHERE bucket < $1
+    ), hist AS (
+        SELECT s.id, coalesce(m.buckets, metrics_ex._default_buckets()) AS bounds
+          FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
+         WHERE m.kind = 'histogram'
+    ), raw_hour AS (
+        SELECT x.series_id, date_bin('1 hour', x.ts, '1970-01-01 00:00:00+00') AS bucket,
+               metrics_ex._rollup_agg(x.ts, x.value, x.ctid, h.bounds) AS r
+          FROM metrics_ex.samples x LEFT JOIN hist h ON h.id = x.series_id
+         WHERE x.ts >= $1 AND x.ts < $2
+         GROUP BY 1, 2
+    ), minute_series AS (
+        SELECT s.id FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
+         WHERE m.minute_rollups_from IS NOT NULL
+    ), raw_minute AS (
+        SELECT x.series_id, date_bin('1 minute', x.ts, '1970-01-01 00:00:00+00') AS bucket,
+               metrics_ex._rollup_agg(x.ts, x.value, x.ctid, h.bounds) AS r
+          FROM metrics_ex.samples x JOIN minute_series ms ON ms.id = x.series_id
+          LEFT JOIN hist h ON h.id = x.series_id
+         WHERE x.ts >= $1 AND x.ts < $2
+         GROUP BY 1, 2
+    ), in_minute AS (
+        SELECT series_id, bucket, (r).* FROM raw_minute
+        UNION ALL
+        SELECT l.* FROM late_kept l JOIN minute_series ms ON ms.id = l.series_id
+    ), in_hour AS (
+        SELECT series_id, bucket, (r).* FROM raw_hour
+        UNION ALL
+        SELECT * FROM late_kept
+    ), by_minute AS (%s
     ), by_hour AS (%s
     ), by_day AS (%s
     ), by_series AS (
@@ -174,21 +284,97 @@ BEGIN
             last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
             buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
         RETURNING 1
+    ), w AS (
+        INSERT INTO metrics_ex.rollup_state AS s (key, published, done) VALUES ('watermark', $2, $2)
+        ON CONFLICT (key) DO UPDATE SET done = excluded.done,
+                                        published = greatest(s.published, excluded.done)
+        RETURNING 1
     )
-    SELECT jsonb_build_object('deltas', (SELECT count(*) FROM moved),
+    SELECT jsonb_build_object('samples', (SELECT coalesce(sum((r).count), 0) FROM raw_hour),
+                              'late', (SELECT count(*) FROM late_kept),
+                              'late_in_raw', (SELECT count(*) FROM late) - (SELECT count(*) FROM late_kept),
                               'minutes', (SELECT count(*) FROM m),
                               'hours', (SELECT count(*) FROM h),
                               'days', (SELECT count(*) FROM d),
-                              'series', (SELECT count(*) FROM t))$q$,
-        metrics_ex._merge_select_sql('moved', 'bucket'),
-        metrics_ex._merge_select_sql('delta', $b$date_bin('1 hour', bucket, '1970-01-01 00:00:00+00')$b$),
+                              'series', (SELECT count(*) FROM t),
+                              'done', (SELECT count(*) FROM w))$q$,
+        metrics_ex._merge_select_sql('in_minute', 'bucket'),
+        metrics_ex._merge_select_sql('in_hour', $b$date_bin('1 hour', bucket, '1970-01-01 00:00:00+00')$b$),
         metrics_ex._merge_select_sql('by_hour', $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$),
-        metrics_ex._merge_upsert_sql('rollup_minute', 'delta'),
+        metrics_ex._merge_upsert_sql('rollup_minute', 'by_minute'),
         metrics_ex._merge_upsert_sql('rollup_hour', 'by_hour'),
         metrics_ex._merge_upsert_sql('rollup_day', 'by_day'))
-    INTO result;
-    RETURN result;
+    INTO result USING since, until;
+    RETURN result - 'done';
 END
 $$;
-COMMENT ON FUNCTION metrics_ex.materialize() IS
-    'Merge pending rollup deltas into minute/hour/day rollups and series totals';
+
+-- Roll up what the watermark published by an earlier run allows, then
+-- publish the next one (now - metrics_ex.rollup_delay, to the minute).
+-- Writers that may still use an older watermark are waited for first
+-- (without holding anyone back), so no sample between the two is missed.
+-- With catch_up, and no writer active at that moment, it also rolls up to
+-- the new watermark at once, holding writers back until it commits; the
+-- scheduler runs it without (its next run, a minute later, does that part).
+CREATE FUNCTION metrics_ex.materialize(catch_up bool DEFAULT true) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+AS $$
+DECLARE
+    wm record;
+    next_wm timestamptz;
+    result jsonb;
+    more jsonb;
+    old_timeout text := current_setting('lock_timeout');
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.materialize')) THEN
+        RETURN '{"skipped": "another materialize() is running"}';
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'materialize() needs a READ COMMITTED transaction' USING ERRCODE = '25001',
+            HINT = 'It must see what writers commit while it waits for them.';
+    END IF;
+    wm := metrics_ex.watermarks();
+    IF metrics_ex._watermark_published_here() THEN
+        -- this transaction published it: safe only with the writers held back
+        IF NOT metrics_ex._hold_writers() THEN
+            RETURN '{"skipped": "the watermark this transaction published waits for its commit"}';
+        END IF;
+    ELSE
+        -- a writer idle in its transaction must not stall maintenance: give
+        -- up after a while, and try again next run (queries read raw samples
+        -- after the watermark meanwhile)
+        BEGIN
+            PERFORM set_config('lock_timeout', '30s', true);
+            PERFORM metrics_ex._wait_for_writers();
+            PERFORM set_config('lock_timeout', old_timeout, true);
+        EXCEPTION WHEN lock_not_available THEN
+            RETURN jsonb_build_object('skipped', 'a writing transaction has been open for more than 30 s',
+                                      'watermark', wm.done);
+        END;
+    END IF;
+    result := metrics_ex._build_rollups(wm.done, wm.published);
+
+    next_wm := date_bin('1 minute', clock_timestamp() - metrics_ex._rollup_delay(), '1970-01-01 00:00:00+00');
+    IF next_wm > wm.published THEN
+        PERFORM metrics_ex._publish_watermark(next_wm);
+        IF catch_up AND metrics_ex._hold_writers() THEN
+            more := metrics_ex._build_rollups(wm.published, next_wm);
+            SELECT jsonb_object_agg(k, (result ->> k)::bigint + (more ->> k)::bigint) INTO result
+              FROM jsonb_object_keys(result) k;
+        END IF;
+    END IF;
+    RETURN result || jsonb_build_object('watermark', (metrics_ex.watermarks()).done);
+END
+$$;
+COMMENT ON FUNCTION metrics_ex.materialize(bool) IS
+    'Roll raw samples and late deltas up into minute/hour/day rollups and series totals, up to the watermark';
+
+CREATE FUNCTION metrics_ex._rollup_delay() RETURNS interval
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce(nullif(current_setting('metrics_ex.rollup_delay', true), '')::interval, interval '1 minute');
+
+REVOKE ALL ON FUNCTION metrics_ex._build_rollups(timestamptz, timestamptz), metrics_ex._rollup_delay()
+    FROM PUBLIC;

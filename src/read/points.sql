@@ -34,19 +34,24 @@ BEGIN
             HINT = 'The kind is one of counter, gauge or histogram.';
     END IF;
 
+    -- newest first; of two samples with one timestamp, the one written later
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'name', p.name, 'kind', p.kind, 'value', p.value,
                'tags', p.tags, 'timestamp', p.ts)
-               ORDER BY p.ts DESC, p.name, p.tags::text, p.value), '[]')
+               ORDER BY p.ts DESC, p.name, p.tags::text, p.ctid DESC), '[]')
     INTO result
-    FROM (SELECT pt.ts, pt.name, pt.kind, pt.tags, pt.value
-          FROM metrics_ex.points pt
-          WHERE (get_metrics.name IS NULL OR pt.name = get_metrics.name)
-            AND (get_metrics.kind IS NULL OR pt.kind = get_metrics.kind)
-            AND (get_metrics.tags IS NULL OR pt.tags @> get_metrics.tags)
-            AND (since IS NULL OR pt.ts >= since)
-            AND (until IS NULL OR pt.ts < until)
-          ORDER BY pt.ts DESC, pt.name, pt.tags::text, pt.value
+    FROM (SELECT x.ts, m.name, m.kind, x.ctid, t.tags, x.value
+          FROM metrics_ex.samples x
+          JOIN metrics_ex.series se ON se.id = x.series_id
+          JOIN metrics_ex.metrics m ON m.id = se.metric_id
+          CROSS JOIN LATERAL (SELECT CASE WHEN x.lineage IS NULL THEN se.tags
+                                          ELSE se.tags || x.lineage END AS tags) t
+          WHERE (get_metrics.name IS NULL OR m.name = get_metrics.name)
+            AND (get_metrics.kind IS NULL OR m.kind = get_metrics.kind)
+            AND (since IS NULL OR x.ts >= since)
+            AND (until IS NULL OR x.ts < until)
+            AND (get_metrics.tags IS NULL OR t.tags @> get_metrics.tags)
+          ORDER BY x.ts DESC, m.name, t.tags::text, x.ctid DESC
           LIMIT "limit") p;
 
     RETURN jsonb_build_object('metrics', result,

@@ -1,9 +1,10 @@
 -- Prometheus exposition: text format 0.0.4 and OpenMetrics 1.0.
 --
--- A scrape reads only the catalog, metrics_ex.series_totals (everything ever
--- merged) and metrics_ex.rollup_pending (deltas not merged yet), never the
--- raw samples, so its cost follows the number of series, not of samples, and
--- counter totals and histogram counts survive retention.
+-- A scrape reads the catalog, metrics_ex.series_totals (everything before
+-- the rollup watermark), the deltas of late samples not merged yet, and the
+-- raw samples after the watermark (a minute or two of them), so its cost
+-- follows the number of series, and counter totals and histogram counts
+-- survive retention.
 --
 -- Family names: a counter's family is its name without a trailing "_total"
 -- and its sample is that plus "_total".  A gauge or histogram whose name ends
@@ -61,16 +62,32 @@ WITH fam AS (
      WHERE f.rn = 1 AND (metric IS NULL OR f.name = metric)
 ), ser AS (
     SELECT s.id, s.metric_id, s.tags FROM metrics_ex.series s JOIN fam ON fam.id = s.metric_id
+), done AS (
+    SELECT (metrics_ex.watermarks()).done AS ts
 ), pend AS (
-    SELECT p.series_id, sum(p.count)::bigint AS count, metrics_ex.fsum(p.sum) AS sum, max(p.last_ts) AS last_ts,
-           (array_agg(p.last_value ORDER BY p.last_ts DESC))[1] AS last_value,
-           metrics_ex.bucket_counts(p.buckets) AS buckets
-      FROM metrics_ex.rollup_pending p
-     WHERE metric IS NULL OR p.series_id IN (SELECT id FROM ser)
-     GROUP BY p.series_id
+    -- what series_totals do not hold yet: late deltas older than the
+    -- watermark, and the raw samples after it (the deltas of those are in
+    -- the raw samples already)
+    SELECT d.series_id, sum(d.count)::bigint AS count, metrics_ex.fsum(d.sum) AS sum, max(d.last_ts) AS last_ts,
+           (array_agg(d.last_value ORDER BY d.last_ts DESC, d.ord DESC))[1] AS last_value,
+           metrics_ex.bucket_counts(d.buckets) AS buckets
+      FROM (SELECT p.series_id, p.count, p.sum, p.last_ts, p.last_value, p.buckets, 0 AS ord
+              FROM metrics_ex.rollup_pending p, done
+             WHERE p.bucket < done.ts AND (metric IS NULL OR p.series_id IN (SELECT id FROM ser))
+            UNION ALL
+            SELECT r.series_id, (r.r).count, (r.r).sum, (r.r).last_ts, (r.r).last_value, (r.r).buckets, 1
+              FROM (SELECT x.series_id,
+                           metrics_ex._rollup_agg(x.ts, x.value, x.ctid,
+                                                  CASE WHEN fam.kind = 'histogram' THEN fam.bounds END) AS r
+                      FROM metrics_ex.samples x
+                      JOIN ser ON ser.id = x.series_id
+                      JOIN fam ON fam.id = ser.metric_id
+                     WHERE x.ts >= (SELECT ts FROM done)
+                     GROUP BY 1) r) d
+     GROUP BY d.series_id
 ), val AS (
-    -- totals plus what is not merged yet; the newest gauge value wins, and
-    -- on a tie the pending one, as materialize() decides.  A sum beyond the
+    -- totals plus what they do not hold yet; the newest gauge value wins,
+    -- and on a tie the later one, as materialize() decides.  A sum beyond the
     -- float8 range is exposed as +Inf, -Inf or NaN.
     SELECT ser.metric_id, ser.tags,
            coalesce(t.count, 0) + coalesce(p.count, 0) AS count,

@@ -83,10 +83,20 @@ BEGIN
 END
 $$;
 
+-- A sample standard deviation whose sums overflowed the float8 range: equal
+-- values deviate by nothing, and otherwise a NaN (Infinity minus Infinity on
+-- the way) means beyond the range, as for every source and split of them.
+CREATE FUNCTION metrics_ex._stddev_fix(sd float8, mn float8, mx float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN sd IS NULL THEN NULL
+            WHEN mn = mx THEN 0
+            WHEN sd = 'NaN'::float8 THEN 'Infinity'::float8
+            ELSE sd END;
+
 -- The SQL expression of an aggregation.  mode 'raw' aggregates samples x
 -- (value, ts); mode 'unified' aggregates rows u of partial state (c count,
--- s sum, mn, mx, lts/lv latest, st stats, sk ddsketch) from rollups and raw
--- edges.  seconds is an SQL expression for the length of the group's time
+-- s sum, mn, mx, lts/lv latest, m2, sk ddsketch) from rollups, late deltas
+-- and raw samples grouped.  seconds is an SQL expression for the length of the group's time
 -- span (used by rate).  Sums and means use the f* functions (fsum.sql): a
 -- sum beyond the float8 range is +-Infinity (or NaN), never an error.
 CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text, mode text DEFAULT 'raw')
@@ -101,7 +111,7 @@ DECLARE
 BEGIN
     IF q IS NOT NULL THEN
         RETURN CASE WHEN raw THEN format('metrics_ex.percentile(x.value, %s)', q)
-                    ELSE format('metrics_ex.quantile(metrics_ex.ddsketch(u.sk), %s)', q) END;
+                    ELSE format('metrics_ex.quantile(metrics_ex.ddsketch(metrics_ex._sketch_of(u.c, u.s, u.sk)), %s)', q) END;
     END IF;
     CASE a
         WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c), 0)::float8' END;
@@ -111,10 +121,11 @@ BEGIN
                                             ELSE 'metrics_ex.fdiv(metrics_ex.fsum(u.s), nullif(sum(u.c), 0)::float8)' END;
         WHEN 'min' THEN RETURN CASE WHEN raw THEN 'min(x.value)' ELSE 'min(u.mn)' END;
         WHEN 'max' THEN RETURN CASE WHEN raw THEN 'max(x.value)' ELSE 'max(u.mx)' END;
-        WHEN 'last' THEN RETURN CASE WHEN raw THEN '(array_agg(x.value ORDER BY x.ts DESC))[1]'
+        -- a tie of ts goes to the sample written later (the later row)
+        WHEN 'last' THEN RETURN CASE WHEN raw THEN '(array_agg(x.value ORDER BY x.ts DESC, x.ctid DESC))[1]'
                                      ELSE '(array_agg(u.lv ORDER BY u.lts DESC))[1]' END;
-        WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'metrics_ex.fstddev_samp(x.value)'
-                                       ELSE 'metrics_ex.stddev(metrics_ex.stats_agg(u.st))' END;
+        WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'metrics_ex._stddev_fix(metrics_ex.fstddev_samp(x.value), min(x.value), max(x.value))'
+                                       ELSE 'metrics_ex._stddev_fix(metrics_ex._stddev_merge(u.c, u.s, u.m2), min(u.mn), max(u.mx))' END;
         WHEN 'rate' THEN RETURN format('metrics_ex.fdiv(coalesce(metrics_ex.fsum(%s), 0), %s)',
                                        CASE WHEN raw THEN 'x.value' ELSE 'u.s' END, seconds);
         ELSE NULL;
@@ -161,14 +172,27 @@ RETURN 'FROM metrics_ex.samples x
                WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = x.series_id
         WHERE x.ts >= $2 AND x.ts < $3 AND ($5 IS NULL OR x.lineage @> $5)';
 
--- Where a query reads a metric's data for [since, until).  Raw samples when
--- lineage ids filter or group, or when a percentile is asked and raw samples
--- still cover the range (percentiles are then exact).  Otherwise the
--- coarsest rollup level that fits the bucket width: rollups (and the deltas
--- not yet merged) for the whole level-buckets inside the range, raw samples
--- for the edges.  Rollup answers give the same count, sum, min, max, mean,
--- last and rate as raw samples; percentiles come from the stored ddsketch
--- (within 1%).  Uses $1 metric id, $2 since, $3 until, $4 series filter.
+-- Where a query reads a metric's data for [since, until).
+--
+-- Raw samples alone (mode raw) when lineage ids filter or group, when a
+-- percentile is asked and raw samples still cover the range (percentiles
+-- are then exact), and when the range starts after the rollup watermark.
+-- Otherwise (mode unified) the range is cut into pieces, each read from the
+-- coarsest source that holds it whole:
+--   - before the watermark (rollups hold every sample there, the deltas of
+--     late samples not merged yet are added): day, hour and (for metrics
+--     with minute rollups) minute rows for the whole level-buckets inside
+--     the range that the bucket width allows and retention still keeps; the
+--     row of the level-bucket holding the watermark holds exactly what came
+--     before it;
+--   - edges no level covers: raw samples while raw retention keeps them,
+--     else the finest rollup level that still holds them (then at that
+--     level's resolution: a sample of the same hour, say, counts in);
+--   - from the watermark on: raw samples.
+-- Rollup answers give the same count, sum, min, max, mean, last and rate as
+-- raw samples, stddev to rounding; percentiles come from the stored ddsketch
+-- (within 1%).  Uses $1 metric id, $2 since, $3 until, $4 series filter, $5
+-- lineage filter (NULL here).
 CREATE FUNCTION metrics_ex._source(mid int, since timestamptz, until timestamptz, width interval,
                                    aggregations text[], raw_only bool,
                                    OUT from_sql text, OUT mode text)
@@ -176,74 +200,145 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    wants_percentile bool;
+    done timestamptz := (metrics_ex.watermarks()).done;
+    raw_from timestamptz;
+    minute_from timestamptz;
+    levels text[] := '{}';
+    widths interval[] := '{}';
+    keeps timestamptz[] := '{}';
     lvl record;
+    pieces text[] := '{}';
+    raw_g interval;
+    todo timestamptz[][] ;
+    lo timestamptz;
+    hi timestamptz;
     a timestamptz;
     b timestamptz;
-    wants_percentile bool;
-    wants_stats bool;
-    raw_from timestamptz;
-    edge text;
-    st_sql text;
-    sk_sql text;
+    i int;
+    used bool;
 BEGIN
     from_sql := metrics_ex._samples_sql();
     mode := 'raw';
-    IF raw_only OR to_regclass('metrics_ex.rollup_minute') IS NULL THEN
+    IF raw_only OR since >= done THEN
         RETURN;
     END IF;
-    SELECT bool_or(metrics_ex._percentile_q(x) IS NOT NULL),
-           bool_or(lower(btrim(x)) = 'stddev')
-      INTO wants_percentile, wants_stats FROM unnest(aggregations) x;
-    IF wants_percentile THEN
-        -- what retention has left of the raw samples
-        raw_from := now() - coalesce((SELECT retention FROM metrics_ex.metrics WHERE id = mid),
-                                     metrics_ex.default_retention());
-        IF since >= raw_from THEN
-            RETURN;
-        END IF;
+    raw_from := metrics_ex._raw_from(mid);
+    SELECT m.minute_rollups_from INTO minute_from FROM metrics_ex.metrics m WHERE m.id = mid;
+    SELECT bool_or(metrics_ex._percentile_q(x) IS NOT NULL) INTO wants_percentile FROM unnest(aggregations) x;
+    IF wants_percentile AND since >= raw_from THEN
+        RETURN;                     -- exact, from raw samples
     END IF;
 
-    FOR lvl IN SELECT level, l.width AS lw, keep FROM metrics_ex.rollup_levels l ORDER BY l.width DESC LOOP
+    -- the levels a bucket of this width can be made of, coarsest first
+    FOR lvl IN SELECT l.level, l.width AS lw, l.keep FROM metrics_ex.rollup_levels l ORDER BY l.width DESC LOOP
         CONTINUE WHEN width IS NOT NULL AND
                       extract(epoch FROM width)::numeric % extract(epoch FROM lvl.lw)::numeric <> 0;
-        a := date_bin(lvl.lw, since, '1970-01-01 00:00:00+00');
-        IF a < since THEN
-            a := a + lvl.lw;
-        END IF;
-        b := date_bin(lvl.lw, until, '1970-01-01 00:00:00+00');
-        CONTINUE WHEN a >= b;
-        CONTINUE WHEN lvl.keep IS NOT NULL AND a < now() - lvl.keep;
+        CONTINUE WHEN lvl.level = 'minute' AND minute_from IS NULL;
+        levels := levels || lvl.level;
+        widths := widths || lvl.lw;
+        keeps := keeps || greatest(CASE WHEN lvl.keep IS NULL THEN '-infinity'::timestamptz ELSE now() - lvl.keep END,
+                                   CASE WHEN lvl.level = 'minute' THEN minute_from ELSE '-infinity' END);
+    END LOOP;
+    IF cardinality(levels) = 0 THEN
+        RETURN;                     -- no level fits the width: raw samples
+    END IF;
+    -- raw rows are grouped as finely as the bucket needs (one group for a
+    -- whole-range query)
+    raw_g := coalesce(width, interval '1 day');
 
-        st_sql := CASE WHEN wants_stats THEN 'metrics_ex._stats_of(r.stats, r.sum)' ELSE 'NULL::metrics_ex.stats' END;
-        sk_sql := CASE WHEN wants_percentile THEN 'metrics_ex._sketch_of(r.stats, r.sketch, r.sum)'
-                       ELSE 'NULL::metrics_ex.ddsketch' END;
-        edge := format('SELECT x.series_id, x.ts AS t, 1::bigint AS c, x.value AS s, x.value AS mn, x.value AS mx,
-                               x.ts AS lts, x.value AS lv, %s AS st, %s AS sk
-                          FROM metrics_ex.samples x WHERE x.ts >= %%L AND x.ts < %%L',
-                       CASE WHEN wants_stats THEN 'metrics_ex.stats_add(NULL::metrics_ex.stats, x.value)'
-                            ELSE 'NULL::metrics_ex.stats' END,
-                       CASE WHEN wants_percentile THEN 'metrics_ex.ddsketch_add(NULL::metrics_ex.ddsketch, x.value)'
-                            ELSE 'NULL::metrics_ex.ddsketch' END);
-        from_sql := format($f$FROM (
-              SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
-                     r.last_ts AS lts, r.last_value AS lv, %s AS st, %s AS sk
-                FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L
-              UNION ALL
-              SELECT r.series_id, date_bin(%L::interval, r.bucket, '1970-01-01 00:00:00+00'), r.count, r.sum, r.min, r.max,
-                     r.last_ts, r.last_value, %s, %s
-                FROM metrics_ex.rollup_pending r WHERE r.bucket >= %L AND r.bucket < %L
-              UNION ALL %s
-              UNION ALL %s) u
+    -- [lo, hi) pieces still to place, from the coarsest level down
+    hi := least(until, done);
+    todo := ARRAY[[since, hi]];
+    FOR i IN 1 .. cardinality(levels) LOOP
+        DECLARE
+            next_todo timestamptz[][] := '{}';
+        BEGIN
+            FOR j IN 1 .. coalesce(array_length(todo, 1), 0) LOOP
+                lo := todo[j][1];
+                hi := todo[j][2];
+                a := date_bin(widths[i], lo, '1970-01-01 00:00:00+00');
+                IF a < lo THEN
+                    a := a + widths[i];
+                END IF;
+                a := greatest(a, date_bin(widths[i], keeps[i], '1970-01-01 00:00:00+00') +
+                                 CASE WHEN keeps[i] = '-infinity' OR
+                                           date_bin(widths[i], keeps[i], '1970-01-01 00:00:00+00') = keeps[i]
+                                      THEN interval '0' ELSE widths[i] END);
+                -- up to the watermark, the row of its level-bucket included
+                b := CASE WHEN hi = done THEN done ELSE date_bin(widths[i], hi, '1970-01-01 00:00:00+00') END;
+                IF a >= b THEN
+                    next_todo := next_todo || ARRAY[[lo, hi]];
+                    CONTINUE;
+                END IF;
+                pieces := pieces || format(
+                    $f$SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
+                              r.last_ts AS lts, r.last_value AS lv, r.m2, r.sketch AS sk
+                         FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L
+                       UNION ALL
+                       SELECT p.series_id, date_bin(%L::interval, p.bucket, '1970-01-01 00:00:00+00'), p.count, p.sum,
+                              p.min, p.max, p.last_ts, p.last_value, p.m2, p.sketch
+                         FROM metrics_ex.rollup_pending p WHERE p.bucket >= %L AND p.bucket < %L$f$,
+                    'rollup_' || levels[i], a, b, widths[i], a, b);
+                IF lo < a THEN
+                    next_todo := next_todo || ARRAY[[lo, a]];
+                END IF;
+                IF b < hi THEN
+                    next_todo := next_todo || ARRAY[[b, hi]];
+                END IF;
+            END LOOP;
+            todo := next_todo;
+        END;
+    END LOOP;
+
+    -- what no level holds whole: raw samples, or the finest level that still
+    -- has it, at its resolution
+    FOR j IN 1 .. coalesce(array_length(todo, 1), 0) LOOP
+        lo := todo[j][1];
+        hi := todo[j][2];
+        IF lo >= raw_from OR NOT EXISTS (SELECT 1 FROM unnest(keeps) k WHERE k <= lo) THEN
+            pieces := pieces || metrics_ex._raw_piece_sql(lo, hi, raw_g);
+            CONTINUE;
+        END IF;
+        used := false;
+        FOR i IN REVERSE cardinality(levels) .. 1 LOOP
+            CONTINUE WHEN used OR keeps[i] > lo;
+            pieces := pieces || format(
+                $f$SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
+                          r.last_ts AS lts, r.last_value AS lv, r.m2, r.sketch AS sk
+                     FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L$f$,
+                'rollup_' || levels[i], date_bin(widths[i], lo, '1970-01-01 00:00:00+00'), hi);
+            used := true;
+        END LOOP;
+    END LOOP;
+    -- after the watermark
+    IF until > done THEN
+        pieces := pieces || metrics_ex._raw_piece_sql(greatest(since, done), until, raw_g);
+    END IF;
+
+    from_sql := format($f$FROM (%s) u
             JOIN (SELECT id, tags FROM metrics_ex.series
                    WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4)) s ON s.id = u.series_id
             WHERE $2 IS NOT NULL AND $3 IS NOT NULL AND $5 IS NULL$f$,
-            st_sql, sk_sql, 'rollup_' || lvl.level, a, b, lvl.lw, st_sql, sk_sql, a, b,
-            format(edge, since, a), format(edge, b, until));
-        mode := 'unified';
-        RETURN;
-    END LOOP;
+        array_to_string(pieces, E'\n  UNION ALL\n'));
+    mode := 'unified';
 END
 $$;
+
+-- Raw samples of [lo, hi) of the metric's series, as partial states grouped
+-- by series and a time grid of step g (a piece of _source's union).
+CREATE FUNCTION metrics_ex._raw_piece_sql(lo timestamptz, hi timestamptz, g interval) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN format($f$SELECT q.series_id, q.t, (q.r).count AS c, (q.r).sum AS s, (q.r).min AS mn, (q.r).max AS mx,
+                      (q.r).last_ts AS lts, (q.r).last_value AS lv, (q.r).m2, (q.r).sketch AS sk
+                 FROM (SELECT x.series_id, date_bin(%L::interval, x.ts, '1970-01-01 00:00:00+00') AS t,
+                              metrics_ex._rollup_agg(x.ts, x.value, x.ctid, NULL) AS r
+                         FROM metrics_ex.samples x
+                        WHERE x.ts >= %L AND x.ts < %L
+                          AND x.series_id IN (SELECT id FROM metrics_ex.series
+                                               WHERE metric_id = $1 AND ($4 IS NULL OR tags @> $4))
+                        GROUP BY 1, 2) q$f$, g, lo, hi);
 
 -- Split a filter object into series tags and lineage ids, values as strings.
 CREATE FUNCTION metrics_ex._split_filter(tags jsonb, OUT series_filter jsonb, OUT lineage_filter jsonb)
@@ -431,13 +526,16 @@ BEGIN
                                    $3 - interval '1 microsecond', $6) b
              CROSS JOIN (SELECT DISTINCT m FROM d) ms),
         joined AS (
-            SELECT grid.t, grid.m, d.v,
-                   count(d.v) OVER (PARTITION BY grid.m ORDER BY grid.t) AS run
+            -- fill is for empty buckets only: a bucket with samples keeps its
+            -- value, even a NULL one (the stddev of one sample)
+            SELECT grid.t, grid.m, d.v, d.t IS NOT NULL AS present,
+                   count(d.t) OVER (PARTITION BY grid.m ORDER BY grid.t) AS run
               FROM grid LEFT JOIN d ON d.t = grid.t AND d.m IS NOT DISTINCT FROM grid.m)
-        SELECT t, m, CASE %L WHEN 'zero' THEN coalesce(v, 0)
-                             WHEN 'previous' THEN first_value(v) OVER (PARTITION BY m, run ORDER BY t)
-                             ELSE v END
-          FROM joined ORDER BY t, m$q$, data_sql, fill_mode)
+        SELECT t, m, CASE WHEN present THEN v
+                          WHEN %L = 'zero' THEN 0
+                          WHEN %L = 'previous' THEN first_value(v) OVER (PARTITION BY m, run ORDER BY t)
+                     END
+          FROM joined ORDER BY t, m$q$, data_sql, fill_mode, fill_mode)
         USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter, width;
 END
 $$;
@@ -531,7 +629,7 @@ BEGIN
     -- current is the last value within the retention horizon
     RETURN QUERY EXECUTE format($q$
         SELECT s.tags,
-               (array_agg(x.value ORDER BY x.ts DESC))[1],
+               (array_agg(x.value ORDER BY x.ts DESC, x.ctid DESC))[1],
                count(*) FILTER (WHERE x.ts >= $6 - interval '1 minute'),
                coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
                coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),

@@ -1113,6 +1113,18 @@ ddsketch_to_datum(DDSketch *s)
 	return dd_pack(dd_compact(s));
 }
 
+DDSketch *
+ddsketch_merge_datum(DDSketch *a, Datum b)
+{
+	return dd_merge(a, dd_detoast(b));
+}
+
+DDSketch *
+ddsketch_copy_datum(Datum d)
+{
+	return dd_copy(dd_detoast(d));
+}
+
 /*
  * A sketch of n values at once.  Reserving the buckets of the extreme
  * magnitudes first means the stores never grow value by value.

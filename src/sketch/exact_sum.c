@@ -11,6 +11,8 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "port/pg_bitutils.h"
+#include "utils/float.h"
 
 #include "exact_sum.h"
 
@@ -115,30 +117,33 @@ xsum_to_double(const ExactSum *s)
 	ExactSum	m;
 	bool		neg = xsum_magnitude(s, &m);
 	int			h;
-	uint64		top;
+	uint64		a,
+				b,
+				c,
+				top;
+	int			lead;
+	bool		sticky;
 	double		r;
 
 	for (h = XSUM_LIMBS - 1; h >= 0 && m.limb[h] == 0; h--)
 		;
 	if (h < 0)
 		return 0.0;
-	if (h == 0)
-		r = ldexp((double) m.limb[0], -1074);
-	else
-	{
-		/* the top 64 bits decide the result; the rest only as a sticky bit */
-		top = ((uint64) m.limb[h] << 32) | (uint64) m.limb[h - 1];
-		if (h >= 2)
-		{
-			int			i;
-			bool		sticky = false;
 
-			for (i = h - 2; i >= 0; i--)
-				sticky |= (m.limb[i] != 0);
-			top |= sticky ? 1 : 0;
-		}
-		r = ldexp((double) top, 32 * (h - 1) - 1074);
-	}
+	/*
+	 * The 64 bits from the highest one down decide the result (converting
+	 * them to double rounds to nearest), what lies below only as a sticky
+	 * bit.  The top digit holds 1 to 32 of them, the next two the rest.
+	 */
+	a = (uint64) m.limb[h];
+	b = h >= 1 ? (uint64) m.limb[h - 1] : 0;
+	c = h >= 2 ? (uint64) m.limb[h - 2] : 0;
+	lead = pg_leftmost_one_pos32((uint32) a) + 1;
+	sticky = (c & ((UINT64CONST(1) << lead) - 1)) != 0;
+	for (int i = h - 3; i >= 0 && !sticky; i--)
+		sticky = m.limb[i] != 0;
+	top = (a << (64 - lead)) | (b << (32 - lead)) | (c >> lead);
+	r = ldexp((double) (top | (sticky ? 1 : 0)), 32 * (h - 2) + lead - 1074);
 	return neg ? -r : r;
 }
 
@@ -277,4 +282,28 @@ xsum_recv(StringInfo buf, ExactSum *s)
 					 errhint("Use the bytes produced by the type's send function.")));
 		s->limb[l + i] = v;
 	}
+}
+
+void
+values_sum_m2(const double *values, int n, double *sum, double *m2)
+{
+	ExactSum	xs;
+	double		mean,
+				dev = 0;
+
+	memset(&xs, 0, sizeof(xs));
+	for (int i = 0; i < n; i++)
+		xsum_add(&xs, values[i]);
+	*sum = xsum_to_double(&xs);
+	mean = *sum / n;
+	if (!isfinite(mean))
+	{
+		/* a sum beyond the float8 range: the mean of the values is not */
+		mean = 0;
+		for (int i = 0; i < n; i++)
+			mean += values[i] / n;
+	}
+	for (int i = 0; i < n; i++)
+		dev += (values[i] - mean) * (values[i] - mean);
+	*m2 = isnan(dev) ? get_float8_infinity() : dev;
 }

@@ -29,4 +29,10 @@ extern void xsum_in(SketchParser *p, ExactSum *s);
 extern void xsum_send(StringInfo buf, const ExactSum *s);
 extern void xsum_recv(StringInfo buf, ExactSum *s);
 
+/*
+ * The exact sum of n finite values and their sum of squared deviations from
+ * the mean (two passes; Infinity when it overflows, never NaN).
+ */
+extern void values_sum_m2(const double *values, int n, double *sum, double *m2);
+
 #endif							/* EXACT_SUM_H */

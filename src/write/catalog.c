@@ -14,6 +14,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -30,6 +31,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "maintenance/watermark.h"
 #include "metrics_ex.h"
 #include "tags.h"
 
@@ -76,6 +78,7 @@ static Oid	series_relid = InvalidOid;
 static Oid	samples_relid = InvalidOid;
 static Oid	ingest_relid = InvalidOid;
 static Oid	owner_oid = InvalidOid;
+static Oid	extension_oid = InvalidOid;
 
 /* Per-transaction state */
 static bool xact_ready = false;
@@ -185,6 +188,7 @@ catalog_lookup(void)
 		elog(ERROR, "cache lookup failed for relation %u", samples_relid);
 	owner_oid = ((Form_pg_class) GETSTRUCT(tp))->relowner;
 	ReleaseSysCache(tp);
+	extension_oid = get_extension_oid("metrics_ex", false);
 	xact_ready = true;
 	xact_checked_user = InvalidOid;
 }
@@ -203,6 +207,8 @@ catalog_begin_write_for(Oid role)
 	PreventCommandIfParallelMode("recording metrics");
 
 	catalog_lookup();
+	/* the rollup watermark this transaction writes against (watermark.c) */
+	watermark_begin_write(extension_oid);
 	if (xact_checked_user == role)
 		return;
 	if (pg_class_aclcheck(ingest_relid, role, ACL_INSERT) != ACLCHECK_OK)

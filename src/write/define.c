@@ -117,9 +117,9 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 	char	   *namestr;
 	MetricKind	kind;
 	OwnerContext oc;
-	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8ARRAYOID, INT4OID};
-	Datum		args[6];
-	char		nulls[6];
+	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8ARRAYOID, INT4OID, BOOLOID};
+	Datum		args[7];
+	char		nulls[7];
 	bool		isnull;
 
 	if (PG_ARGISNULL(0))
@@ -159,7 +159,7 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(5))
 		check_may_raise_limit(PG_GETARG_INT32(5));
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 	{
 		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
@@ -199,16 +199,23 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 					 errhint("Use another metric name for the new kind.")));
 	}
 
+	/*
+	 * Minute rollups start at the rollup watermark: rows before it were
+	 * rolled up without them, and queries must not look for them there.
+	 */
 	if (SPI_execute_with_args("INSERT INTO metrics_ex.metrics AS m "
-							  "(name, kind, help, unit, buckets, max_series) "
-							  "VALUES ($1, $2, $3, $4, $5, $6) "
+							  "(name, kind, help, unit, buckets, max_series, minute_rollups_from) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN "
+							  "(SELECT w.done FROM metrics_ex.watermarks() w) END) "
 							  "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, "
 							  "help = coalesce(EXCLUDED.help, m.help), "
 							  "unit = coalesce(EXCLUDED.unit, m.unit), "
 							  "buckets = CASE WHEN EXCLUDED.kind OPERATOR(pg_catalog.=) 'histogram' "
 							  "THEN coalesce(EXCLUDED.buckets, m.buckets) END, "
-							  "max_series = coalesce(EXCLUDED.max_series, m.max_series)",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  "max_series = coalesce(EXCLUDED.max_series, m.max_series), "
+							  "minute_rollups_from = CASE WHEN $7 IS NULL THEN m.minute_rollups_from "
+							  "WHEN $7 THEN coalesce(m.minute_rollups_from, EXCLUDED.minute_rollups_from) END",
+							  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "metrics_ex: could not define metric \"%s\"", namestr);
 	owner_end(&oc);
 

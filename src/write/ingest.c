@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "hooks.h"
+#include "maintenance/watermark.h"
 #include "catalog.h"
 #include "experiments.h"
 #include "ingest.h"
@@ -136,7 +137,9 @@ store_sample(text *name, const MetricInfo *metric, int64 series_id, Jsonb *serie
 		notify_sample(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), metric->kind,
 					  value, series_id, series_tags, lineage, ts);
 	storage_insert(ts, series_id, value, lineage);
-	pending_add(metric, series_id, ts, value);
+	/* older than the watermark maintenance published: it rolls up a delta */
+	if (ts < watermark_published())
+		pending_add(metric, series_id, ts, value);
 }
 
 void

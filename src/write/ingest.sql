@@ -3,10 +3,10 @@
 
 CREATE FUNCTION metrics_ex.define(
     name text, kind text, help text DEFAULT NULL, unit text DEFAULT NULL,
-    buckets float8[] DEFAULT NULL, max_series int DEFAULT NULL)
+    buckets float8[] DEFAULT NULL, max_series int DEFAULT NULL, minute_rollups bool DEFAULT NULL)
 RETURNS void LANGUAGE c VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'metrics_ex_define';
-COMMENT ON FUNCTION metrics_ex.define(text, text, text, text, float8[], int) IS
+COMMENT ON FUNCTION metrics_ex.define(text, text, text, text, float8[], int, bool) IS
     'Create or update a metric''s definition; NULL arguments keep what is defined';
 
 CREATE FUNCTION metrics_ex.record(name text, payload jsonb)

@@ -3,11 +3,11 @@
  *		Rollup deltas of the write path (see pending.h).
  *
  * Per statement, a hash keyed by (series, minute) accumulates count, sum,
- * min, max, Welford's mean and m2, the latest value, a ddsketch (gauges and
- * histograms) and bucket counts (histograms).  At statement end each entry
+ * min, max, the latest value, the values (for m2 and a ddsketch, made once
+ * at flush) and bucket counts (histograms).  At statement end each entry
  * becomes one row of metrics_ex.rollup_pending, inserted directly like the
- * samples are.  A bulk load of N samples over S series spanning M minutes
- * writes about S*M such rows, far fewer than N.
+ * samples are.  A backfill of N late samples over S series spanning M
+ * minutes writes about S*M such rows, far fewer than N.
  */
 #include "postgres.h"
 
@@ -26,6 +26,7 @@
 #include "metrics_ex.h"
 #include "pending.h"
 #include "table_contract.h"
+#include "sketch/exact_sum.h"
 #include "sketch/sketch_api.h"
 
 #define ROLLUP_REL_ERR 0.01
@@ -40,7 +41,7 @@ static const ColumnContract pending_columns[] = {
 	{"max", "float8", false},
 	{"last_ts", "timestamptz", false},
 	{"last_value", "float8", false},
-	{"stats", "stats", true},
+	{"m2", "float8", false},
 	{"sketch", "ddsketch", true},
 	{"buckets", "_int8", true},
 };
@@ -66,11 +67,9 @@ typedef struct PendingEntry
 	double		sum;
 	double		min;
 	double		max;
-	double		mean;
-	double		m2;
 	TimestampTz last_ts;
 	double		last_value;
-	double	   *values;			/* for the sketch at flush; NULL for counters */
+	double	   *values;			/* for m2 and the sketch at flush */
 	int			nvalues;
 	int			capacity;
 	int			nbounds;
@@ -120,7 +119,6 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 	PendingEntry *e;
 	RecentEntry *r;
 	bool		found;
-	double		delta;
 
 	if (pending == NULL)
 		pending_init();
@@ -141,7 +139,7 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 			MemoryContext old = MemoryContextSwitchTo(pending_cxt);
 
 			e->count = 0;
-			e->sum = e->mean = e->m2 = 0;
+			e->sum = 0;
 			e->min = e->max = value;
 			e->last_ts = ts;
 			e->last_value = value;
@@ -163,36 +161,25 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 	}
 
 	e->count++;
-	e->sum += value;
 	if (value < e->min)
 		e->min = value;
 	if (value > e->max)
 		e->max = value;
-	if (metric->kind == KIND_COUNTER)
-	{
-		/* no values kept: Welford's running update */
-		delta = value - e->mean;
-		e->mean += delta / e->count;
-		e->m2 += delta * (value - e->mean);
-	}
 	if (ts >= e->last_ts)
 	{
 		e->last_ts = ts;
 		e->last_value = value;
 	}
-	/* the sketch is built once, at flush, from the values (not counters) */
-	if (metric->kind != KIND_COUNTER)
+	/* m2 and the sketch come from the values, once, at flush */
+	if (e->nvalues == e->capacity)
 	{
-		if (e->nvalues == e->capacity)
-		{
-			e->capacity = e->capacity == 0 ? 8 : e->capacity * 2;
-			e->values = e->values == NULL ?
-				MemoryContextAlloc(pending_cxt, sizeof(double) * e->capacity) :
-				repalloc(e->values, sizeof(double) * e->capacity);
-		}
-		e->values[e->nvalues++] = value;
-		pending_values++;
+		e->capacity = e->capacity == 0 ? 8 : e->capacity * 2;
+		e->values = e->values == NULL ?
+			MemoryContextAlloc(pending_cxt, sizeof(double) * e->capacity) :
+			repalloc(e->values, sizeof(double) * e->capacity);
 	}
+	e->values[e->nvalues++] = value;
+	pending_values++;
 	if (e->counts != NULL)
 	{
 		/* first bucket whose upper bound holds the value (le semantics) */
@@ -263,6 +250,7 @@ pending_flush(void)
 		Datum		values[PENDING_NATTS];
 		bool		nulls[PENDING_NATTS];
 		HeapTuple	tuple;
+		double		m2;
 
 		/* an outer level's samples: their deltas wait for that level */
 		if (e->key.subid < current)
@@ -276,30 +264,19 @@ pending_flush(void)
 		values[0] = Int64GetDatum(e->key.series_id);
 		values[1] = TimestampTzGetDatum(e->key.minute);
 		values[2] = Int64GetDatum(e->count);
+		/* the exact sum (in any order), then m2 in a second pass */
+		values_sum_m2(e->values, e->nvalues, &e->sum, &m2);
 		values[3] = Float8GetDatum(e->sum);
 		values[4] = Float8GetDatum(e->min);
 		values[5] = Float8GetDatum(e->max);
 		values[6] = TimestampTzGetDatum(e->last_ts);
 		values[7] = Float8GetDatum(e->last_value);
-		if (e->values != NULL)
-		{
-			/* two passes over the kept values: mean, then squared deviations */
-			double		mean = e->sum / e->nvalues;
-			double		m2 = 0;
-
-			for (int i = 0; i < e->nvalues; i++)
-				m2 += (e->values[i] - mean) * (e->values[i] - mean);
-			e->mean = mean;
-			e->m2 = m2;
-		}
-		values[8] = stats_make(e->count, e->sum, e->min, e->max, e->mean, e->m2);
-		if (e->values != NULL)
+		values[8] = Float8GetDatum(m2);
+		/* one value: its sketch follows from its sum */
+		if (e->count > 1)
 			values[9] = ddsketch_to_datum(ddsketch_build(ROLLUP_REL_ERR, e->values, e->nvalues));
 		else
 			nulls[9] = true;
-		/* one value of a gauge or histogram: stats and sketch follow from sum */
-		if (e->values != NULL && e->count == 1)
-			nulls[8] = nulls[9] = true;
 		if (e->counts != NULL)
 		{
 			/* cumulative, as bucket_counts() makes them */

@@ -1,11 +1,13 @@
 /*
  * pending.h
- *		Rollup deltas: the write path aggregates what it stores per series
- *		and minute, and leaves one row per (series, minute) and statement in
- *		metrics_ex.rollup_pending.  The materialize job merges those rows into
- *		the minute, hour and day rollups and the series totals, so rollups
- *		never rescan raw samples, and a late sample touches only its own
- *		series' buckets.
+ *		Deltas of late samples: a sample older than the published rollup
+ *		watermark (watermark.c) is also aggregated per series and minute,
+ *		and each (series, minute) of a statement leaves one row in
+ *		metrics_ex.rollup_pending.  Maintenance merges those rows into the
+ *		rollups and series totals (a late sample touches only its own
+ *		series' buckets, and raw retention never matters), and queries and
+ *		scrapes add them meanwhile.  On-time samples leave nothing: rollups
+ *		are built from the raw samples.
  */
 #ifndef METRICS_EX_PENDING_H
 #define METRICS_EX_PENDING_H
@@ -15,7 +17,7 @@
 
 #include "catalog.h"
 
-/* Account one stored sample. */
+/* Account one stored late sample. */
 extern void pending_add(const MetricInfo *metric, int64 series_id,
 						TimestampTz ts, double value);
 

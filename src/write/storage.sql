@@ -12,6 +12,8 @@ CREATE TABLE metrics_ex.metrics (
     buckets     float8[],                 -- histogram upper bounds, +Inf implied
     retention   interval,                 -- NULL: metrics_ex.retention
     max_series  int CHECK (max_series > 0), -- NULL: metrics_ex.max_series_per_metric
+    -- minute rollups, from this time on (NULL: hour and day only)
+    minute_rollups_from timestamptz,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE metrics_ex.metrics IS 'One row per metric: kind, help, unit, buckets, limits';
