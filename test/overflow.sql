@@ -129,17 +129,17 @@ SELECT ok(strpos(metrics_ex.openmetrics_text('ov_hist'), 'le="1e+300"}') > 0
 SELECT ok(right(metrics_ex.openmetrics_text(), 6) = E'# EOF\n', 'openmetrics_text ends in # EOF');
 
 -- a second merge into existing buckets adds with fadd: +Inf then -Inf in one minute is NaN
-SELECT metrics_ex.define('ov_h2', 'histogram', minute_rollups => true);
+SELECT metrics_ex.define('ov_h2', 'histogram');
 SELECT metrics_ex.histogram('ov_h2', v, '{}', '2020-01-01 10:00:00+00') FROM (VALUES (1.7e308), (1.7e308)) x(v);
 SELECT is(metrics_ex.materialize() ->> 'late', '1', 'one delta of two values: a minute summing to +Inf');
 SELECT metrics_ex.histogram('ov_h2', v, '{}', '2020-01-01 10:00:10+00') FROM (VALUES (-1.7e308), (-1.7e308)) x(v);
 SELECT metrics_ex.increment('ov_c_total', 1, '{"s": "up"}', '2020-01-01 10:00:40+00');
 SELECT is(metrics_ex.run_job('materialize'), 'succeeded', 'the materialize job succeeds on overflowing buckets');
-SELECT results_eq($$SELECT r.count, r.sum, r.min, r.max FROM metrics_ex.rollup_minute r
+SELECT results_eq($$SELECT r.count, r.sum, r.min, r.max FROM metrics_ex.rollup_hour r
                      JOIN metrics_ex.series s ON s.id = r.series_id JOIN metrics_ex.metrics m ON m.id = s.metric_id
                     WHERE m.name = 'ov_h2'$$,
                   $$VALUES (4::bigint, 'NaN'::float8, -1.7e308::float8, 1.7e308::float8)$$,
-                  'upsert of a minute: +Inf + -Inf = NaN, count, min and max exact');
+                  'upsert of an hour: +Inf + -Inf = NaN, count, min and max exact');
 SELECT results_eq($$SELECT r.count, r.sum FROM metrics_ex.series_totals r
                      JOIN metrics_ex.series s ON s.id = r.series_id JOIN metrics_ex.metrics m ON m.id = s.metric_id
                     WHERE m.name IN ('ov_h2', 'ov_c_total') ORDER BY m.name$$,

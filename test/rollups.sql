@@ -5,7 +5,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
 SET LOCAL timezone = 'UTC';
-SELECT plan(46);
+SELECT plan(48);
 SELECT metrics_ex.alter_job(job, enabled => false) FROM metrics_ex.jobs;
 
 CREATE TEMP TABLE t AS
@@ -38,8 +38,14 @@ SELECT is((SELECT count(*) FROM metrics_ex.rollup_minute r JOIN metrics_ex.serie
             JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'ru_jobs_total'),
           0::bigint, 'none for the others');
 SELECT is((SELECT sum(count) FROM metrics_ex.rollup_hour r WHERE r.bucket >= (SELECT t1 FROM t)), 1060::numeric, 'hour rollups count every sample');
+SELECT is((SELECT count(*) FROM metrics_ex.rollup_day r
+            WHERE r.bucket >= date_bin('1 day', (SELECT done FROM metrics_ex.watermarks()), '1970-01-01')),
+          0::bigint, 'no day row for the day the watermark is in (its hours hold it)');
+-- once the watermark is past the day, its day rows are made from its hours
+SELECT metrics_ex._publish_watermark((SELECT date_bin('1 day', t1, '1970-01-01') + interval '2 days' FROM t));
+SELECT is((metrics_ex.materialize() ->> 'days')::int > 0, true, 'materialize makes the day rows of complete days');
 SELECT is((SELECT sum(count) FROM metrics_ex.rollup_day r WHERE r.bucket >= (SELECT date_bin('1 day', t1, '1970-01-01') FROM t)),
-          1060::numeric, 'day rollups too');
+          1060::numeric, 'day rollups count every sample');
 SELECT results_eq(
     $$SELECT r.count, r.sum, r.buckets FROM metrics_ex.series_totals r JOIN metrics_ex.series s ON s.id = r.series_id
        WHERE s.tags = '{"host": "h0"}'$$,

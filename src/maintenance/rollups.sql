@@ -220,59 +220,57 @@ RETURN format($f$SELECT series_id, bucket, (r).* FROM (
            metrics_ex._rollup_merge(count, sum, min, max, last_ts, last_value, m2, sketch, buckets) AS r
       FROM %s GROUP BY 1, 2) x$f$, bucket_sql, src);
 
--- One run's work, in one statement (one snapshot): every raw sample of
--- [since, until), and every late delta of buckets before since, into the
--- minute (where asked), hour and day rows and the series totals; the late
--- deltas of [since, until) are dropped, the raw samples hold them.  done
--- becomes until.
+-- The rollup rows of the raw samples of [since, until): per series and hour,
+-- and per series and minute (minute true) for the metrics with minute
+-- rollups, in one pass (rollup_scan.c).
+CREATE FUNCTION metrics_ex._raw_rollups(since timestamptz, until timestamptz)
+RETURNS TABLE (minute bool, series_id bigint, bucket timestamptz, count bigint, sum float8, min float8,
+               max float8, last_ts timestamptz, last_value float8, m2 float8, sketch metrics_ex.ddsketch,
+               buckets bigint[])
+LANGUAGE c STABLE STRICT ROWS 100000
+AS 'MODULE_PATHNAME', 'metrics_ex_raw_rollups';
+
+-- One run's work: every raw sample of [since, until), and every late delta
+-- of buckets before since, into the minute (where asked) and hour rows and
+-- the series totals, in one statement (one snapshot); the late deltas of
+-- [since, until) are dropped, the raw samples hold them.  Then the day rows
+-- of the days that are now complete, from their hours (the current day is
+-- read from hour rows: updating a day row every run would cost as much as
+-- the hour rows again).  done becomes until.
 CREATE FUNCTION metrics_ex._build_rollups(since timestamptz, until timestamptz) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     result jsonb;
+    ndays bigint;
+    -- the start of the first day not complete before this run, and after it
+    day_from timestamptz := CASE WHEN since = '-infinity' THEN since
+                                 ELSE date_bin('1 day', since, '1970-01-01 00:00:00+00') END;
+    day_to timestamptz := date_bin('1 day', until, '1970-01-01 00:00:00+00');
+    -- late deltas to merge (older ones wait for the next run if one arrives
+    -- after this check: the statement below leaves them alone then)
+    late bool := EXISTS (SELECT 1 FROM metrics_ex.rollup_pending p WHERE p.bucket < since);
 BEGIN
     EXECUTE format($q$
     WITH late AS (
-        DELETE FROM metrics_ex.rollup_pending RETURNING *
+        DELETE FROM metrics_ex.rollup_pending p WHERE p.bucket < $2 %s RETURNING *
     ), late_kept AS (
         SELECT * FROM late WHERE bucket < $1
-    ), hist AS (
-        SELECT s.id, coalesce(m.buckets, metrics_ex._default_buckets()) AS bounds
-          FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
-         WHERE m.kind = 'histogram'
-    ), raw_hour AS (
-        SELECT x.series_id, date_bin('1 hour', x.ts, '1970-01-01 00:00:00+00') AS bucket,
-               metrics_ex._rollup_agg(x.ts, x.value, x.ctid, h.bounds) AS r
-          FROM metrics_ex.samples x LEFT JOIN hist h ON h.id = x.series_id
-         WHERE x.ts >= $1 AND x.ts < $2
-         GROUP BY 1, 2
+    ), raw AS (
+        SELECT * FROM metrics_ex._raw_rollups($1, $2)
     ), minute_series AS (
-        SELECT s.id FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
-         WHERE m.minute_rollups_from IS NOT NULL
-    ), raw_minute AS (
-        SELECT x.series_id, date_bin('1 minute', x.ts, '1970-01-01 00:00:00+00') AS bucket,
-               metrics_ex._rollup_agg(x.ts, x.value, x.ctid, h.bounds) AS r
-          FROM metrics_ex.samples x JOIN minute_series ms ON ms.id = x.series_id
-          LEFT JOIN hist h ON h.id = x.series_id
-         WHERE x.ts >= $1 AND x.ts < $2
-         GROUP BY 1, 2
-    ), in_minute AS (
-        SELECT series_id, bucket, (r).* FROM raw_minute
-        UNION ALL
-        SELECT l.* FROM late_kept l JOIN minute_series ms ON ms.id = l.series_id
-    ), in_hour AS (
-        SELECT series_id, bucket, (r).* FROM raw_hour
-        UNION ALL
-        SELECT * FROM late_kept
+        SELECT s.id, m.minute_rollups_from AS since
+          FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id
+         WHERE m.minute_rollups_from IS NOT NULL AND $3
     ), by_minute AS (%s
     ), by_hour AS (%s
-    ), by_day AS (%s
+    ), late_day AS (%s
     ), by_series AS (
         SELECT series_id, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
                max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
                metrics_ex.bucket_counts(buckets) AS buckets
-          FROM by_day GROUP BY 1
+          FROM by_hour GROUP BY 1
     ), m AS (%s
     ), h AS (%s
     ), d AS (%s
@@ -290,7 +288,7 @@ BEGIN
                                         published = greatest(s.published, excluded.done)
         RETURNING 1
     )
-    SELECT jsonb_build_object('samples', (SELECT coalesce(sum((r).count), 0) FROM raw_hour),
+    SELECT jsonb_build_object('samples', (SELECT coalesce(sum(count), 0) FROM raw WHERE NOT minute),
                               'late', (SELECT count(*) FROM late_kept),
                               'late_in_raw', (SELECT count(*) FROM late) - (SELECT count(*) FROM late_kept),
                               'minutes', (SELECT count(*) FROM m),
@@ -298,13 +296,45 @@ BEGIN
                               'days', (SELECT count(*) FROM d),
                               'series', (SELECT count(*) FROM t),
                               'done', (SELECT count(*) FROM w))$q$,
-        metrics_ex._merge_select_sql('in_minute', 'bucket'),
-        metrics_ex._merge_select_sql('in_hour', $b$date_bin('1 hour', bucket, '1970-01-01 00:00:00+00')$b$),
-        metrics_ex._merge_select_sql('by_hour', $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$),
+        CASE WHEN late THEN '' ELSE 'AND p.bucket >= $1' END,
+        -- minute rows: raw ones, and late deltas from the metric's minute rollups on
+        CASE WHEN late THEN metrics_ex._merge_select_sql(
+                 '(SELECT series_id, bucket, count, sum, min, max, last_ts, last_value, m2, sketch, buckets
+                     FROM raw WHERE minute
+                   UNION ALL
+                   SELECT l.* FROM late_kept l JOIN minute_series ms ON ms.id = l.series_id AND l.bucket >= ms.since) x',
+                 'bucket')
+             ELSE 'SELECT series_id, bucket, count, sum, min, max, last_ts, last_value, m2, sketch, buckets
+                     FROM raw WHERE minute' END,
+        CASE WHEN late THEN metrics_ex._merge_select_sql(
+                 '(SELECT series_id, bucket, count, sum, min, max, last_ts, last_value, m2, sketch, buckets
+                     FROM raw WHERE NOT minute
+                   UNION ALL
+                   SELECT * FROM late_kept) x',
+                 $b$date_bin('1 hour', bucket, '1970-01-01 00:00:00+00')$b$)
+             ELSE 'SELECT series_id, bucket, count, sum, min, max, last_ts, last_value, m2, sketch, buckets
+                     FROM raw WHERE NOT minute' END,
+        -- late deltas of days that were complete before this run: their day rows
+        metrics_ex._merge_select_sql('(SELECT * FROM late_kept WHERE bucket < $4) x',
+                                     $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$),
         metrics_ex._merge_upsert_sql('rollup_minute', 'by_minute'),
         metrics_ex._merge_upsert_sql('rollup_hour', 'by_hour'),
-        metrics_ex._merge_upsert_sql('rollup_day', 'by_day'))
-    INTO result USING since, until;
+        metrics_ex._merge_upsert_sql('rollup_day', 'late_day'))
+    INTO result
+    USING since, until,
+          EXISTS (SELECT 1 FROM metrics_ex.metrics m WHERE m.minute_rollups_from IS NOT NULL),
+          day_from;
+
+    IF day_to > day_from THEN
+        -- the days completed by this run, from their hour rows
+        EXECUTE format($q$WITH d AS (%s) SELECT count(*) FROM d$q$,
+                       metrics_ex._merge_upsert_sql('rollup_day', format('(%s) y', metrics_ex._merge_select_sql(
+                           format('(SELECT * FROM metrics_ex.rollup_hour WHERE bucket >= %L AND bucket < %L) x',
+                                  day_from, day_to),
+                           $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$))))
+        INTO ndays;
+        result := jsonb_set(result, '{days}', to_jsonb((result ->> 'days')::bigint + ndays));
+    END IF;
     RETURN result - 'done';
 END
 $$;
@@ -376,5 +406,5 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN coalesce(nullif(current_setting('metrics_ex.rollup_delay', true), '')::interval, interval '1 minute');
 
-REVOKE ALL ON FUNCTION metrics_ex._build_rollups(timestamptz, timestamptz), metrics_ex._rollup_delay()
-    FROM PUBLIC;
+REVOKE ALL ON FUNCTION metrics_ex._build_rollups(timestamptz, timestamptz), metrics_ex._rollup_delay(),
+    metrics_ex._raw_rollups(timestamptz, timestamptz) FROM PUBLIC;

@@ -183,8 +183,8 @@ RETURN 'FROM metrics_ex.samples x
 --     late samples not merged yet are added): day, hour and (for metrics
 --     with minute rollups) minute rows for the whole level-buckets inside
 --     the range that the bucket width allows and retention still keeps; the
---     row of the level-bucket holding the watermark holds exactly what came
---     before it;
+--     hour (minute) row holding the watermark holds exactly what came before
+--     it, and day rows exist for complete days only;
 --   - edges no level covers: raw samples while raw retention keeps them,
 --     else the finest rollup level that still holds them (then at that
 --     level's resolution: a sample of the same hour, say, counts in);
@@ -266,7 +266,9 @@ BEGIN
                                            date_bin(widths[i], keeps[i], '1970-01-01 00:00:00+00') = keeps[i]
                                       THEN interval '0' ELSE widths[i] END);
                 -- up to the watermark, the row of its level-bucket included
-                b := CASE WHEN hi = done THEN done ELSE date_bin(widths[i], hi, '1970-01-01 00:00:00+00') END;
+                -- (day rows exist for complete days only)
+                b := CASE WHEN hi = done AND levels[i] <> 'day' THEN done
+                          ELSE date_bin(widths[i], hi, '1970-01-01 00:00:00+00') END;
                 IF a >= b THEN
                     next_todo := next_todo || ARRAY[[lo, hi]];
                     CONTINUE;

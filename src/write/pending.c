@@ -26,10 +26,7 @@
 #include "metrics_ex.h"
 #include "pending.h"
 #include "table_contract.h"
-#include "sketch/exact_sum.h"
-#include "sketch/sketch_api.h"
-
-#define ROLLUP_REL_ERR 0.01
+#include "sketch/rollup_row.h"
 
 /* What metrics_ex.rollup_pending must look like: written by hand, no index */
 static const ColumnContract pending_columns[] = {
@@ -63,18 +60,7 @@ typedef struct PendingKey
 typedef struct PendingEntry
 {
 	PendingKey	key;
-	int64		count;
-	double		sum;
-	double		min;
-	double		max;
-	TimestampTz last_ts;
-	double		last_value;
-	double	   *values;			/* for m2 and the sketch at flush */
-	int			nvalues;
-	int			capacity;
-	int			nbounds;
-	const float8 *bounds;		/* session-lived (catalog.c) */
-	int64	   *counts;			/* per bucket, not cumulative; +Inf last */
+	RollupAcc	acc;			/* the delta's row (sketch/rollup_row.c) */
 } PendingEntry;
 
 static MemoryContext pending_cxt = NULL;
@@ -135,68 +121,15 @@ pending_add(const MetricInfo *metric, int64 series_id, TimestampTz ts, double va
 	{
 		e = hash_search(pending, &key, HASH_ENTER, &found);
 		if (!found)
-		{
-			MemoryContext old = MemoryContextSwitchTo(pending_cxt);
-
-			e->count = 0;
-			e->sum = 0;
-			e->min = e->max = value;
-			e->last_ts = ts;
-			e->last_value = value;
-			e->values = NULL;
-			e->nvalues = e->capacity = 0;
-			e->nbounds = 0;
-			e->bounds = NULL;
-			e->counts = NULL;
-			if (metric->kind == KIND_HISTOGRAM)
-			{
-				e->bounds = metric->bounds;
-				e->nbounds = metric->nbounds;
-				e->counts = palloc0(sizeof(int64) * (e->nbounds + 1));
-			}
-			MemoryContextSwitchTo(old);
-		}
+			rollup_acc_init(&e->acc, pending_cxt,
+							metric->kind == KIND_HISTOGRAM ? metric->bounds : NULL,
+							metric->nbounds);
 		r->key = key;
 		r->entry = e;
 	}
-
-	e->count++;
-	if (value < e->min)
-		e->min = value;
-	if (value > e->max)
-		e->max = value;
-	if (ts >= e->last_ts)
-	{
-		e->last_ts = ts;
-		e->last_value = value;
-	}
-	/* m2 and the sketch come from the values, once, at flush */
-	if (e->nvalues == e->capacity)
-	{
-		e->capacity = e->capacity == 0 ? 8 : e->capacity * 2;
-		e->values = e->values == NULL ?
-			MemoryContextAlloc(pending_cxt, sizeof(double) * e->capacity) :
-			repalloc(e->values, sizeof(double) * e->capacity);
-	}
-	e->values[e->nvalues++] = value;
+	/* later calls store later rows: a tie of ts goes to this one */
+	rollup_acc_add(&e->acc, ts, value, NULL);
 	pending_values++;
-	if (e->counts != NULL)
-	{
-		/* first bucket whose upper bound holds the value (le semantics) */
-		int			lo = 0,
-					hi = e->nbounds;
-
-		while (lo < hi)
-		{
-			int			mid = (lo + hi) / 2;
-
-			if (value <= e->bounds[mid])
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		e->counts[lo]++;
-	}
 
 	/* bounded memory for huge loads: write what we have (e is gone after) */
 	if (pending_values >= PENDING_MAX_VALUES)
@@ -250,7 +183,6 @@ pending_flush(void)
 		Datum		values[PENDING_NATTS];
 		bool		nulls[PENDING_NATTS];
 		HeapTuple	tuple;
-		double		m2;
 
 		/* an outer level's samples: their deltas wait for that level */
 		if (e->key.subid < current)
@@ -260,39 +192,11 @@ pending_flush(void)
 		}
 
 		old = MemoryContextSwitchTo(tmp);
-		memset(nulls, false, sizeof(nulls));
 		values[0] = Int64GetDatum(e->key.series_id);
 		values[1] = TimestampTzGetDatum(e->key.minute);
-		values[2] = Int64GetDatum(e->count);
-		/* the exact sum (in any order), then m2 in a second pass */
-		values_sum_m2(e->values, e->nvalues, &e->sum, &m2);
-		values[3] = Float8GetDatum(e->sum);
-		values[4] = Float8GetDatum(e->min);
-		values[5] = Float8GetDatum(e->max);
-		values[6] = TimestampTzGetDatum(e->last_ts);
-		values[7] = Float8GetDatum(e->last_value);
-		values[8] = Float8GetDatum(m2);
-		/* one value: its sketch follows from its sum */
-		if (e->count > 1)
-			values[9] = ddsketch_to_datum(ddsketch_build(ROLLUP_REL_ERR, e->values, e->nvalues));
-		else
-			nulls[9] = true;
-		if (e->counts != NULL)
-		{
-			/* cumulative, as bucket_counts() makes them */
-			Datum	   *cum = palloc(sizeof(Datum) * (e->nbounds + 1));
-			int64		running = 0;
-
-			for (int i = 0; i <= e->nbounds; i++)
-			{
-				running += e->counts[i];
-				cum[i] = Int64GetDatum(running);
-			}
-			values[10] = PointerGetDatum(construct_array(cum, e->nbounds + 1, INT8OID,
-														 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		}
-		else
-			nulls[10] = true;
+		nulls[0] = nulls[1] = false;
+		pending_values -= e->acc.nvalues;
+		rollup_acc_finish(&e->acc, &values[2], &nulls[2]);
 
 		/* dropped columns stay NULL; ours go where the table has them */
 		memset(tupnulls, true, sizeof(bool) * natts);
@@ -305,7 +209,6 @@ pending_flush(void)
 		heap_insert(rel, tuple, cid, 0, bistate);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
-		pending_values -= e->nvalues;
 		(void) hash_search(pending, &e->key, HASH_REMOVE, NULL);
 	}
 
@@ -332,7 +235,7 @@ pending_discard_sub(SubTransactionId subid)
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (e->key.subid >= subid)
 		{
-			pending_values -= e->nvalues;
+			pending_values -= e->acc.nvalues;
 			(void) hash_search(pending, &e->key, HASH_REMOVE, NULL);
 		}
 	memset(recent, 0, sizeof(RecentEntry) * RECENT_SIZE);
