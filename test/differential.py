@@ -264,7 +264,7 @@ CREATE INDEX ON diff_mirror (metric, ts);
 CREATE FUNCTION diff_job(status text) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
     IF status IS DISTINCT FROM 'succeeded' THEN
-        RAISE EXCEPTION 'run_job: %', status;
+        RAISE EXCEPTION 'run_job: %%', status;
     END IF;
 END
 $f$;
