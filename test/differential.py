@@ -356,11 +356,44 @@ class Case:
         return (f"CASE WHEN {ts_lit(self.since)} >= now() - interval {lit(self.keep[0])} "
                 "THEN 0 ELSE 0.01 END"), '0'
 
+    def cut(self):
+        """Where this metric's raw samples are complete, to the hour: before
+        it, retention may have deleted samples, and the rollups answer at
+        their finest level (the hour: the test's metrics have no minute
+        rollups), each hour row counting whole and sitting at its start."""
+        return (f"(SELECT date_bin('1 hour', c, '1970-01-01 00:00:00+00') + CASE WHEN date_bin('1 hour', c, "
+                f"'1970-01-01 00:00:00+00') < c THEN interval '1 hour' ELSE interval '0' END "
+                f"FROM metrics_ex._raw_from(metrics_ex._metric_id({lit(self.name)})) c)")
+
+    def old(self):
+        """Does mirror row m count at the hour's resolution?  Before the cut,
+        except in the hour where the range starts when the range starts
+        where raw samples are complete (that edge is read from them)."""
+        h = "date_bin('1 hour', %s, '1970-01-01 00:00:00+00')"
+        return (f"(m.ts < {self.cut()} AND ({h % 'm.ts'} <> {h % ts_lit(self.since)} OR "
+                f"{ts_lit(self.since)} < metrics_ex._raw_from(metrics_ex._metric_id({lit(self.name)}))))")
+
+    def pos(self):
+        """Where a mirror row counts: its time, or its hour's start (see old())."""
+        if self.lineage:
+            return 'm.ts'
+        return f"CASE WHEN {self.old()} THEN date_bin('1 hour', m.ts, '1970-01-01 00:00:00+00') ELSE m.ts END"
+
     def rows(self):
         """FROM/WHERE of the mirror rows the call covers.  Rollups keep what
         raw retention deleted, so every written sample counts, except where
-        lineage ids filter or group: those calls read raw samples only."""
-        cond = [f'm.metric = {lit(self.name)}', f'm.ts >= {ts_lit(self.since)}', f'm.ts < {ts_lit(self.until)}']
+        lineage ids filter or group: those calls read raw samples only.
+        Before the cut (see cut()), a row counts where its hour starts, and
+        its hour counts when the range starts in it."""
+        if self.lineage:
+            cond = [f'm.metric = {lit(self.name)}', f'm.ts >= {ts_lit(self.since)}', f'm.ts < {ts_lit(self.until)}']
+        else:
+            cond = [f'm.metric = {lit(self.name)}',
+                    f"CASE WHEN {self.old()} "
+                    f"THEN date_bin('1 hour', m.ts, '1970-01-01 00:00:00+00') >= "
+                    f"date_bin('1 hour', {ts_lit(self.since)}, '1970-01-01 00:00:00+00') "
+                    f"AND date_bin('1 hour', m.ts, '1970-01-01 00:00:00+00') < {ts_lit(self.until)} "
+                    f"ELSE m.ts >= {ts_lit(self.since)} AND m.ts < {ts_lit(self.until)} END"]
         if self.filter:
             cond.append(f"(m.tags || coalesce(m.lineage, '{{}}')) @> "
                         f"{jlit({k: str(v) for k, v in self.filter.items()})}")
@@ -419,7 +452,7 @@ def time_series_case(c, rnd):
               f"fill => {lit(fill)}, " + ', '.join(c.args()) + ')')
     rel, fl = c.tolerance(agg)
     w = f"interval '{width // SEC} seconds'"
-    tb = f"date_bin({w}, m.ts, '1970-01-01 00:00:00+00')"
+    tb = f"date_bin({w}, {c.pos()}, '1970-01-01 00:00:00+00')"
     label = lit(c.name) if not c.group_by else c.key_sql()
     d = (f'SELECT {tb} AS t, {label} AS m, {agg_sql(agg, repr(width / SEC))} AS v, {fl}::float8 AS fl '
          f'{c.rows()}{c.group_clause([tb])}')
@@ -497,15 +530,8 @@ def random_range(rnd, w, name):
         until = since + 1 + rnd.randrange(max(old_end - since, MIN))
         unit = rnd.choice([DAY, HOUR, MIN, 1])
         since, until = floor_to(since, unit), floor_to(until, unit)
-    # Beyond raw retention the documented resolution is the rollups': an
-    # edge there is compared at whole minutes (the finest level), so such
-    # edges are moved to a minute boundary.  20 minutes of margin cover the
-    # test's own run time.
-    pruned_before = w.now0 + 20 * MIN - keep
-    if since < pruned_before:
-        since = floor_to(since, MIN)
-    if until < pruned_before:
-        until = floor_to(until, MIN)
+    # (beyond raw retention the answers are at the rollups' resolution:
+    # Case.cut() models it)
     if until <= since:
         until = since + MIN
     return kind, since, until

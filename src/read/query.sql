@@ -207,6 +207,9 @@ DECLARE
     levels text[] := '{}';
     widths interval[] := '{}';
     keeps timestamptz[] := '{}';
+    all_levels text[] := '{}';
+    all_widths interval[] := '{}';
+    all_keeps timestamptz[] := '{}';
     lvl record;
     pieces text[] := '{}';
     raw_g interval;
@@ -230,17 +233,21 @@ BEGIN
         RETURN;                     -- exact, from raw samples
     END IF;
 
-    -- the levels a bucket of this width can be made of, coarsest first
+    -- the levels a bucket of this width can be made of, coarsest first; and
+    -- every level, for what retention left only in rollups
     FOR lvl IN SELECT l.level, l.width AS lw, l.keep FROM metrics_ex.rollup_levels l ORDER BY l.width DESC LOOP
+        CONTINUE WHEN lvl.level = 'minute' AND minute_from IS NULL;
+        all_levels := all_levels || lvl.level;
+        all_widths := all_widths || lvl.lw;
+        all_keeps := all_keeps || greatest(CASE WHEN lvl.keep IS NULL THEN '-infinity'::timestamptz ELSE now() - lvl.keep END,
+                                           CASE WHEN lvl.level = 'minute' THEN minute_from ELSE '-infinity' END);
         CONTINUE WHEN width IS NOT NULL AND
                       extract(epoch FROM width)::numeric % extract(epoch FROM lvl.lw)::numeric <> 0;
-        CONTINUE WHEN lvl.level = 'minute' AND minute_from IS NULL;
         levels := levels || lvl.level;
         widths := widths || lvl.lw;
-        keeps := keeps || greatest(CASE WHEN lvl.keep IS NULL THEN '-infinity'::timestamptz ELSE now() - lvl.keep END,
-                                   CASE WHEN lvl.level = 'minute' THEN minute_from ELSE '-infinity' END);
+        keeps := keeps || all_keeps[cardinality(all_keeps)];
     END LOOP;
-    IF cardinality(levels) = 0 THEN
+    IF cardinality(levels) = 0 AND since >= raw_from THEN
         RETURN;                     -- no level fits the width: raw samples
     END IF;
     -- raw rows are grouped as finely as the bucket needs (one group for a
@@ -293,25 +300,39 @@ BEGIN
         END;
     END LOOP;
 
-    -- what no level holds whole: raw samples, or the finest level that still
-    -- has it, at its resolution
+    -- what no level holds whole: raw samples where retention kept them all;
+    -- before that, the finest level that still has them, at its resolution
+    -- (its rows count whole and sit at their bucket's start), up to the
+    -- first of its buckets that raw samples hold completely
     FOR j IN 1 .. coalesce(array_length(todo, 1), 0) LOOP
         lo := todo[j][1];
         hi := todo[j][2];
-        IF lo >= raw_from OR NOT EXISTS (SELECT 1 FROM unnest(keeps) k WHERE k <= lo) THEN
-            pieces := pieces || metrics_ex._raw_piece_sql(lo, hi, raw_g);
-            CONTINUE;
-        END IF;
         used := false;
-        FOR i IN REVERSE cardinality(levels) .. 1 LOOP
-            CONTINUE WHEN used OR keeps[i] > lo;
-            pieces := pieces || format(
-                $f$SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
-                          r.last_ts AS lts, r.last_value AS lv, r.m2, r.sketch AS sk
-                     FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L$f$,
-                'rollup_' || levels[i], date_bin(widths[i], lo, '1970-01-01 00:00:00+00'), hi);
-            used := true;
-        END LOOP;
+        IF lo < raw_from THEN
+            FOR i IN REVERSE cardinality(all_levels) .. 1 LOOP
+                CONTINUE WHEN used OR all_keeps[i] > lo;
+                a := date_bin(all_widths[i], lo, '1970-01-01 00:00:00+00');
+                b := date_bin(all_widths[i], raw_from, '1970-01-01 00:00:00+00');
+                b := least(hi, CASE WHEN b < raw_from THEN b + all_widths[i] ELSE b END);
+                pieces := pieces || format(
+                    $f$SELECT r.series_id, r.bucket AS t, r.count AS c, r.sum AS s, r.min AS mn, r.max AS mx,
+                              r.last_ts AS lts, r.last_value AS lv, r.m2, r.sketch AS sk
+                         FROM metrics_ex.%I r WHERE r.bucket >= %L AND r.bucket < %L
+                       UNION ALL
+                       SELECT p.series_id, date_bin(%L::interval, p.bucket, '1970-01-01 00:00:00+00'), p.count, p.sum,
+                              p.min, p.max, p.last_ts, p.last_value, p.m2, p.sketch
+                         FROM metrics_ex.rollup_pending p WHERE p.bucket >= %L AND p.bucket < %L$f$,
+                    'rollup_' || all_levels[i], a, b, all_widths[i], a,
+                    -- the deltas of the rows' buckets (the last one may end after b)
+                    least(done, date_bin(all_widths[i], b - interval '1 microsecond', '1970-01-01 00:00:00+00')
+                                + all_widths[i]));
+                lo := b;
+                used := true;
+            END LOOP;
+        END IF;
+        IF lo < hi THEN
+            pieces := pieces || metrics_ex._raw_piece_sql(lo, hi, raw_g);
+        END IF;
     END LOOP;
     -- after the watermark
     IF until > done THEN
