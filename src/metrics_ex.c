@@ -20,6 +20,7 @@
 #include "maintenance/scheduler.h"
 #include "metrics_ex.h"
 #include "write/notify.h"
+#include "write/series_dict.h"
 
 PG_MODULE_MAGIC;
 
@@ -115,9 +116,13 @@ _PG_init(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
-	/* background workers exist only when the postmaster loads us */
+	/* background workers and the shared series dictionary exist only when
+	 * the postmaster loads us */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		scheduler_init();
+		series_dict_init();
+	}
 
 	MarkGUCPrefixReserved("metrics_ex");
 
