@@ -14,6 +14,8 @@
 #   - series made by a prepared transaction that rolls back are not used
 #     afterwards (without preloading: with it, PREPARE after a DELETE of
 #     series is refused)
+#   - a dictionary too small for what is written stays within its memory,
+#     empties itself for room, and every sample lands in its own series
 # Scans are counted with pg_stat_xact_user_tables: this transaction's own.
 # Usage: test/e2e_series.sh (PGHOST/PGPORT/PGUSER set: the test cluster)
 set -uo pipefail
@@ -23,11 +25,14 @@ work=$(mktemp -d /tmp/metrics_ex_series.XXXXXX)
 chmod 777 "$work"
 plain_dir=$work/plain
 plain_port=$((${PGPORT:-55432} + 15))
+small_dir=$work/small
+small_port=$((${PGPORT:-55432} + 16))
 sessions=()
 cleanup() {
     for s in "${sessions[@]}"; do kill "$s" 2>/dev/null; done
     wait 2>/dev/null
     bash test/cluster.sh stop "$plain_dir" 2>/dev/null
+    bash test/cluster.sh stop "$small_dir" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -219,4 +224,28 @@ same "after ROLLBACK PREPARED the session makes the metric and series again" \
 close_session p
 PGOPTIONS="-c client_min_messages=warning" psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
 bash test/cluster.sh stop "$plain_dir"
+
+# ================= a dictionary too small =================
+bash test/cluster.sh start "$small_dir" "$small_port" "metrics_ex.series_cache_size = 8MB"
+export PGHOST=$small_dir PGPORT=$small_port
+setup_db
+# 20,000 series, each with an entry for its tags and one for their text: more than fits
+big_rows() {
+    echo "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+          SELECT 'dict_value', i, '{\"instance\": \"host-' || i || '\", \"job\": \"node\"}',
+                 timestamptz '2026-11-20 10:00:00+00' + $1 * interval '1 minute'
+          FROM generate_series(1, 20000) i"
+}
+gen=$(q -c "SELECT generation FROM metrics_ex.series_dictionary()")
+q -c "SELECT metrics_ex.define('dict_value', 'gauge', max_series => 20000)" -c "$(big_rows 0)" -c "$(big_rows 1)" >/dev/null
+q -c "$(big_rows 2)"
+same "a full dictionary stays within its memory" \
+     "$(q -c "SELECT entries > 1000 AND bytes_used <= bytes_limit FROM metrics_ex.series_dictionary()")" t
+same "and empties itself for room (its generation moved on)" \
+     "$(q -c "SELECT generation > $gen FROM metrics_ex.series_dictionary()")" t
+same "every sample in its own series, each written once a minute" \
+     "$(q -c "SELECT count(*), count(DISTINCT s.series_id),
+                     count(*) FILTER (WHERE se.tags ->> 'instance' <> 'host-' || s.value::int)
+              FROM metrics_ex.samples s JOIN metrics_ex.series se ON se.id = s.series_id")" "60000|20000|0"
+bash test/cluster.sh stop "$small_dir"
 tap_done

@@ -39,6 +39,7 @@
 #include "utils/dsa.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "write/series_dict.h"
 
@@ -63,6 +64,7 @@ typedef struct DictShared
 	pg_atomic_uint64 bytes_used;
 	pg_atomic_uint64 entries;
 	pg_atomic_uint64 peak_entries;	/* the bucket array never shrinks */
+	pg_atomic_uint64 emptied_at;	/* TimestampTz when it was last emptied for room */
 } DictShared;
 
 #define AREA_OFFSET MAXALIGN(sizeof(DictShared))
@@ -79,6 +81,8 @@ typedef struct DictShared
 #define BUCKET_COST		64
 #define MAX_BYTES		4096
 #define BytesCost(len)	((len) + (len) / 4 + 8)
+
+#define EMPTY_INTERVAL	(60 * USECS_PER_SEC)
 
 static DictShared *dict = NULL;
 static shmem_request_hook_type prev_shmem_request = NULL;
@@ -120,13 +124,13 @@ area_size(void)
 }
 
 /*
- * What the entries may use: the area less its control data, one partly used
+ * What the entries may use: the area less its control data, a partly used
  * 64 kB span per size class and an eighth for the allocator's fragmentation.
  */
 static uint64
 budget(void)
 {
-	Size		reserve = dict->area_size / 8 + 4 * 1024 * 1024;
+	Size		reserve = dict->area_size / 8 + 1024 * 1024;
 
 	return dict->area_size > reserve ? dict->area_size - reserve : 0;
 }
@@ -168,6 +172,7 @@ dict_shmem_startup(void)
 		pg_atomic_init_u64(&dict->bytes_used, 0);
 		pg_atomic_init_u64(&dict->entries, 0);
 		pg_atomic_init_u64(&dict->peak_entries, 0);
+		pg_atomic_init_u64(&dict->emptied_at, 0);
 
 		/* the area never grows beyond the main segment */
 		a = dsa_create_in_place(DictArea(dict), dict->area_size, dict->tranche_id, NULL);
@@ -321,6 +326,24 @@ has_room(uint32 len)
 		peak * BUCKET_COST <= budget();
 }
 
+/*
+ * Full: entries of dropped databases and extensions, and series no longer
+ * written, may be taking the room, and nothing else ever removes them.  Move
+ * to the next generation, so that the next adder sweeps everything out and
+ * what is in use comes back on demand; at most once a minute, so that a
+ * working set larger than the dictionary does not keep emptying it.
+ */
+static void
+empty_for_room(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		last = pg_atomic_read_u64(&dict->emptied_at);
+
+	if (now - (TimestampTz) last >= EMPTY_INTERVAL &&
+		pg_atomic_compare_exchange_u64(&dict->emptied_at, &last, (uint64) now))
+		pg_atomic_fetch_add_u64(&dict->generation, 1);
+}
+
 bool
 series_dict_add(const SeriesKey *key, const char *bytes, int64 series_id,
 				uint64 generation)
@@ -334,7 +357,10 @@ series_dict_add(const SeriesKey *key, const char *bytes, int64 series_id,
 		return false;
 	sweep(generation);
 	if (!has_room(key->len))
+	{
+		empty_for_room();
 		return false;
+	}
 
 	/* the bytes first, so that no partition lock waits on the allocator */
 	dp = dsa_allocate_extended(area, key->len, DSA_ALLOC_NO_OOM);
