@@ -116,8 +116,10 @@ _PG_init(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
-	/* background workers and the shared series dictionary exist only when
-	 * the postmaster loads us */
+	/*
+	 * Background workers and the shared series dictionary exist only when
+	 * the postmaster loads us.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
 		scheduler_init();

@@ -22,9 +22,9 @@
  * the old generation.  Old entries are swept out by the next adder (one at a
  * time, under sweep_lock); until then they are only taking space.
  *
- * The tag bytes are kept beside each entry and compared on every lookup: a
- * 64-bit hash alone would be trusted with putting samples into the wrong
- * series.
+ * The tag bytes are kept in each entry (beside it when long) and compared on
+ * every lookup: a 64-bit hash alone would be trusted with putting samples
+ * into the wrong series.
  */
 #include "postgres.h"
 
@@ -45,13 +45,19 @@
 
 int			metrics_ex_series_cache_size = 64;
 
+/* with the dshash item header, 160 bytes: one of DSA's size classes */
+#define INLINE_BYTES	88
+
 typedef struct DictEntry
 {
 	SeriesKey	key;
 	int64		series_id;
 	uint64		generation;
-	dsa_pointer bytes;
+	dsa_pointer bytes;			/* when longer than INLINE_BYTES */
+	char		inline_bytes[INLINE_BYTES];
 } DictEntry;
+
+StaticAssertDecl(sizeof(DictEntry) + 16 == 160, "a dictionary entry is 160 bytes with its header");
 
 typedef struct DictShared
 {
@@ -71,16 +77,16 @@ typedef struct DictShared
 #define DictArea(d) ((char *) (d) + AREA_OFFSET)
 
 /*
- * Cost of an entry against the limit: the dshash item (entry and header,
- * rounded to DSA's 80-byte size class), the tag bytes with DSA's rounding
- * (at most a quarter up), and the bucket array's share at its worst (a
- * pointer per bucket, buckets at most ~3 per entry, the old array alive
- * while a resize copies it).  Tag sets larger than MAX_BYTES stay out.
+ * Cost of an entry against the limit: the dshash item (entry and header),
+ * longer tag bytes with DSA's rounding (at most a quarter up), and the
+ * bucket array's share at its worst (a pointer per bucket, buckets at most
+ * ~3 per entry, the old array alive while a resize copies it).  Tag sets
+ * larger than MAX_BYTES stay out.
  */
-#define ITEM_COST		80
+#define ITEM_COST		160
 #define BUCKET_COST		64
 #define MAX_BYTES		4096
-#define BytesCost(len)	((len) + (len) / 4 + 8)
+#define BytesCost(len)	((len) <= INLINE_BYTES ? 0 : (len) + (len) / 4 + 8)
 
 #define EMPTY_INTERVAL	(60 * USECS_PER_SEC)
 
@@ -244,6 +250,12 @@ series_dict_next_generation(void)
 		pg_atomic_fetch_add_u64(&dict->generation, 1);
 }
 
+static inline const char *
+entry_bytes(DictEntry *e)
+{
+	return e->key.len <= INLINE_BYTES ? e->inline_bytes : dsa_get_address(area, e->bytes);
+}
+
 bool
 series_dict_find(const SeriesKey *key, const char *bytes, int64 *series_id)
 {
@@ -257,8 +269,7 @@ series_dict_find(const SeriesKey *key, const char *bytes, int64 *series_id)
 	e = dshash_find(table, key, false);
 	if (e == NULL)
 		return false;
-	if (e->generation == generation &&
-		memcmp(dsa_get_address(area, e->bytes), bytes, key->len) == 0)
+	if (e->generation == generation && memcmp(entry_bytes(e), bytes, key->len) == 0)
 	{
 		*series_id = e->series_id;
 		found = true;
@@ -276,7 +287,8 @@ entry_cost(uint32 len)
 static void
 forget_entry(DictEntry *e)
 {
-	dsa_free(area, e->bytes);
+	if (e->key.len > INLINE_BYTES)
+		dsa_free(area, e->bytes);
 	pg_atomic_fetch_sub_u64(&dict->bytes_used, entry_cost(e->key.len));
 	pg_atomic_fetch_sub_u64(&dict->entries, 1);
 }
@@ -349,7 +361,7 @@ series_dict_add(const SeriesKey *key, const char *bytes, int64 series_id,
 				uint64 generation)
 {
 	DictEntry  *e;
-	dsa_pointer dp;
+	dsa_pointer dp = InvalidDsaPointer;
 	bool		found;
 
 	if (key->len > MAX_BYTES || !attach() ||
@@ -362,21 +374,25 @@ series_dict_add(const SeriesKey *key, const char *bytes, int64 series_id,
 		return false;
 	}
 
-	/* the bytes first, so that no partition lock waits on the allocator */
-	dp = dsa_allocate_extended(area, key->len, DSA_ALLOC_NO_OOM);
-	if (!DsaPointerIsValid(dp))
-		return false;
-	memcpy(dsa_get_address(area, dp), bytes, key->len);
+	/* long bytes first, so that no partition lock waits on the allocator */
+	if (key->len > INLINE_BYTES)
+	{
+		dp = dsa_allocate_extended(area, key->len, DSA_ALLOC_NO_OOM);
+		if (!DsaPointerIsValid(dp))
+			return false;
+		memcpy(dsa_get_address(area, dp), bytes, key->len);
+	}
 
 	e = dshash_find_or_insert(table, key, &found);
 	if (found && e->generation >= generation)
 	{
 		/* someone was first (or, rarer than rare, the same hash) */
 		bool		same = e->series_id == series_id &&
-			memcmp(dsa_get_address(area, e->bytes), bytes, key->len) == 0;
+			memcmp(entry_bytes(e), bytes, key->len) == 0;
 
 		dshash_release_lock(table, e);
-		dsa_free(area, dp);
+		if (DsaPointerIsValid(dp))
+			dsa_free(area, dp);
 		return same;
 	}
 	if (found)
@@ -386,6 +402,8 @@ series_dict_add(const SeriesKey *key, const char *bytes, int64 series_id,
 	e->series_id = series_id;
 	e->generation = generation;
 	e->bytes = dp;
+	if (key->len <= INLINE_BYTES)
+		memcpy(e->inline_bytes, bytes, key->len);
 	dshash_release_lock(table, e);
 	return true;
 }
