@@ -5,11 +5,12 @@
  * A dshash table in a DSA area that lives in the main shared memory segment,
  * set up by the postmaster: its size is fixed when the server starts
  * (metrics_ex.series_cache_size), it never asks the operating system for more
- * (no DSM segments, so no /dev/shm to run out of), and nothing here can fail
- * a write.  Entries are counted against the size with room to spare for the
- * allocator's rounding and the hash table's bucket array, and when it is full
- * nothing more is added: lookups of what is there go on working, and the rest
- * is found by each backend through its own cache and the catalog.
+ * (no DSM segments, so no /dev/shm to run out of).  Entries are counted
+ * against the size with room to spare for the allocator's rounding and the
+ * hash table's bucket array, so that no write fails for want of room; when
+ * it is full nothing more is added (see empty_for_room()): lookups of what
+ * is there go on working, and the rest is found by each backend through its
+ * own cache and the catalog.
  *
  * Protocol.  Every entry carries the generation it was added at; a lookup
  * trusts an entry only when that is the current generation, which it reads
@@ -23,8 +24,8 @@
  * time, under sweep_lock); until then they are only taking space.
  *
  * The tag bytes are kept in each entry (beside it when long) and compared on
- * every lookup: a 64-bit hash alone would be trusted with putting samples
- * into the wrong series.
+ * every lookup: trusting a 64-bit hash alone could, however rarely, put
+ * samples into the wrong series.
  */
 #include "postgres.h"
 
