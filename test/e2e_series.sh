@@ -171,6 +171,8 @@ limit() {
 # ================= with the shared dictionary =================
 setup_db
 same "the dictionary is there when preloaded" "$(q -c "SELECT enabled FROM metrics_ex.series_dictionary()")" t
+same "it covers every database, so PUBLIC may not look at it" \
+     "$(q -c "SELECT has_function_privilege('public', 'metrics_ex.series_dictionary()', 'EXECUTE')")" f
 # one session makes 100 series, and writes them again in its next transaction
 q -c "$(rows dict_value 1)" -c "$(rows dict_value 2)"
 same "a new session finds 100 series made by another without scanning metrics_ex.series" \
