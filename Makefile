@@ -12,6 +12,7 @@ DATA_built = metrics_ex--$(EXTVERSION).sql
 
 SQL_FILES = \
 	src/write/storage.sql \
+	src/write/series_dict.sql \
 	src/write/ingest.sql \
 	src/read/points.sql \
 	src/sketch/fsum.sql \

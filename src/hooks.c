@@ -29,6 +29,7 @@
 #include "write/copy.h"
 #include "write/experiments.h"
 #include "write/notify.h"
+#include "write/series.h"
 #include "write/storage.h"
 
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -49,6 +50,9 @@ hooks_nesting_level(void)
 static void
 statement_end(void)
 {
+	/* the catalog's own statements in the middle of a write are not its end */
+	if (series_catalog_statement())
+		return;
 	storage_statement_end(nesting);
 	if (nesting == 0)
 		notify_statement_end();
@@ -154,6 +158,7 @@ mx_xact_callback(XactEvent event, void *arg)
 			notify_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
+			catalog_pre_prepare();
 			storage_pre_commit();
 			experiments_pre_commit();
 			/* PREPARE TRANSACTION cannot carry notifications */

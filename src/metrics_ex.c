@@ -21,6 +21,7 @@
 #include "metrics_ex.h"
 #include "read/http.h"
 #include "write/notify.h"
+#include "write/series_dict.h"
 
 PG_MODULE_MAGIC;
 
@@ -148,9 +149,15 @@ _PG_init(void)
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
-	/* background workers exist only when the postmaster loads us */
+	/*
+	 * Background workers and the shared series dictionary exist only when
+	 * the postmaster loads us.
+	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		scheduler_init();
+		series_dict_init();
+	}
 	/* the scrape endpoint's settings; its worker only when preloading */
 	http_init();
 

@@ -1,6 +1,7 @@
 /*
  * catalog.c
- *		Metric definitions and series: name/tags -> ids (see catalog.h).
+ *		Metric definitions, the write path's relations, the owner's SPI
+ *		(see catalog.h).
  *
  * Catalog rows are written with SPI as the owner of the extension's tables,
  * so a writer role needs no privilege on them: the gate is INSERT on
@@ -33,6 +34,7 @@
 #include "catalog.h"
 #include "maintenance/watermark.h"
 #include "metrics_ex.h"
+#include "series.h"
 #include "tags.h"
 
 #define METRIC_NAME_MAX 200
@@ -45,30 +47,8 @@ typedef struct MetricEntry
 	MetricInfo	info;
 } MetricEntry;
 
-/*
- * Series are cached by the bytes of their canonical jsonb tags and, for the
- * bulk path, also by the raw text a client sent, so that a tag set seen
- * before is found without parsing its JSON again.
- */
-typedef struct SeriesKey
-{
-	int32		metric_id;
-	uint32		hash;			/* of the bytes */
-	bool		raw;			/* bytes are client text, not canonical jsonb */
-} SeriesKey;
-
-typedef struct SeriesEntry
-{
-	SeriesKey	key;
-	int64		series_id;
-	Size		len;
-	char	   *bytes;
-	struct SeriesEntry *next;	/* other bytes with the same hash */
-} SeriesEntry;
-
 static MemoryContext cache_cxt = NULL;
 static HTAB *metric_cache = NULL;
-static HTAB *series_cache = NULL;
 static bool callbacks_registered = false;
 static MetricEntry *last_metric = NULL;	/* bulk loads repeat one name */
 
@@ -84,23 +64,41 @@ static Oid	extension_oid = InvalidOid;
 static bool xact_ready = false;
 static Oid	xact_checked_user = InvalidOid;
 
-void
-catalog_flush(void)
+static void
+flush_metrics(void)
 {
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
 	metric_cache = NULL;
-	series_cache = NULL;
 	last_metric = NULL;
 }
 
+void
+catalog_flush(void)
+{
+	flush_metrics();
+	series_flush();
+}
+
+/*
+ * A change of metrics_ex.metrics or metrics_ex.series, or of their
+ * definitions, here or committed elsewhere (the statement trigger below);
+ * also VACUUM, ANALYZE and DDL, which change no ids.  Metrics are few and
+ * read again; series.c decides what its caches must forget.
+ */
 static void
 relcache_callback(Datum arg, Oid relid)
 {
 	/* ids and owner are looked up again by the next catalog_begin_write() */
-	if (relid == InvalidOid || relid == metrics_relid || relid == series_relid)
+	if (relid == InvalidOid || relid == metrics_relid)
 	{
-		catalog_flush();
+		flush_metrics();
+		series_metrics_changed();
+		xact_ready = false;
+	}
+	if (relid == InvalidOid || relid == series_relid)
+	{
+		series_invalidate();
 		xact_ready = false;
 	}
 }
@@ -110,14 +108,24 @@ catalog_xact_end(bool aborted)
 {
 	/* An aborted transaction may have created rows our caches point at. */
 	if (aborted)
-		catalog_flush();
+		flush_metrics();
+	series_xact_end(!aborted);
 	xact_ready = false;
 }
 
 void
 catalog_subxact_abort(void)
 {
-	catalog_flush();
+	flush_metrics();
+	series_subxact_abort();
+}
+
+void
+catalog_pre_prepare(void)
+{
+	/* what it made commits later, or never */
+	flush_metrics();
+	series_pre_prepare();
 }
 
 static void
@@ -140,14 +148,6 @@ ensure_caches(void)
 		ctl.hcxt = cache_cxt;
 		metric_cache = hash_create("metrics_ex metrics", 64, &ctl,
 								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-	if (series_cache == NULL)
-	{
-		ctl.keysize = sizeof(SeriesKey);
-		ctl.entrysize = sizeof(SeriesEntry);
-		ctl.hcxt = cache_cxt;
-		series_cache = hash_create("metrics_ex series", 1024, &ctl,
-								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 }
 
@@ -172,14 +172,19 @@ void
 catalog_lookup(void)
 {
 	Oid			nsp;
+	Oid			old_metrics_relid;
 	HeapTuple	tp;
 
 	ensure_caches();
 	if (xact_ready)
 		return;
 	nsp = get_namespace_oid(METRICS_EX_SCHEMA, false);
+	old_metrics_relid = metrics_relid;
 	metrics_relid = lookup_relid(nsp, "metrics");
 	series_relid = lookup_relid(nsp, "series");
+	/* the extension was dropped and made again: no id we know is valid */
+	if (OidIsValid(old_metrics_relid) && old_metrics_relid != metrics_relid)
+		catalog_flush();
 	samples_relid = lookup_relid(nsp, "samples");
 	ingest_relid = lookup_relid(nsp, "ingest");
 
@@ -232,6 +237,13 @@ catalog_owner(void)
 {
 	Assert(OidIsValid(owner_oid));
 	return owner_oid;
+}
+
+Oid
+catalog_series_relid(void)
+{
+	Assert(OidIsValid(series_relid));
+	return series_relid;
 }
 
 Oid
@@ -478,150 +490,30 @@ check_kind:
 	return entry->info;
 }
 
-static int64
-series_from_catalog(const MetricInfo *metric, Jsonb *tags)
-{
-	OwnerContext oc;
-	Oid			argtypes[2] = {INT4OID, JSONBOID};
-	Datum		args[2];
-	bool		isnull;
-	int64		id;
-	const char *find = "SELECT id FROM metrics_ex.series "
-		"WHERE metric_id OPERATOR(pg_catalog.=) $1 AND tags OPERATOR(pg_catalog.=) $2";
-
-	args[0] = Int32GetDatum(metric->id);
-	args[1] = JsonbPGetDatum(tags);
-
-	owner_begin(&oc);
-	if (SPI_execute_with_args(find, 2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "metrics_ex: series lookup failed");
-
-	if (SPI_processed == 0)
-	{
-		int64		nseries;
-		int32		limit;
-
-		/*
-		 * A new tag set.  Lock the metric's row so that concurrent creators
-		 * count each other's series, then look again: the lock may have waited
-		 * for a transaction that created this very series.
-		 */
-		if (SPI_execute_with_args("SELECT coalesce(max_series, 0) FROM metrics_ex.metrics "
-								  "WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-								  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "metrics_ex: metric %d vanished", metric->id);
-		limit = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		if (limit <= 0)
-			limit = metrics_ex_max_series_per_metric;
-
-		if (SPI_execute_with_args(find, 2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "metrics_ex: series lookup failed");
-		if (SPI_processed == 0)
-		{
-			if (SPI_execute_with_args("SELECT count(*) FROM metrics_ex.series "
-									  "WHERE metric_id OPERATOR(pg_catalog.=) $1",
-									  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-				elog(ERROR, "metrics_ex: series count failed");
-			nseries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			if (nseries >= limit)
-			{
-				char	   *tagtext = JsonbToCString(NULL, &tags->root, VARSIZE(tags));
-
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("metric has reached its limit of %d series; tags %s would make a new one",
-								limit, tagtext),
-						 errhint("Existing series keep recording.  Raise the limit with metrics_ex.define(name, kind, max_series => ...) or metrics_ex.max_series_per_metric, or move high-cardinality values to work_id, trace_id, plan_id or step_id.")));
-			}
-			if (SPI_execute_with_args("INSERT INTO metrics_ex.series (metric_id, tags) VALUES ($1, $2) RETURNING id",
-									  2, argtypes, args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
-				elog(ERROR, "metrics_ex: series insert failed");
-		}
-	}
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	owner_end(&oc);
-	return id;
-}
-
-int64
-catalog_series_cached(const MetricInfo *metric, const char *bytes, Size len,
-					  bool raw)
-{
-	SeriesKey	key;
-	SeriesEntry *e;
-
-	ensure_caches();
-	memset(&key, 0, sizeof(key));
-	key.metric_id = metric->id;
-	key.hash = hash_bytes((const unsigned char *) bytes, len);
-	key.raw = raw;
-
-	for (e = hash_search(series_cache, &key, HASH_FIND, NULL); e != NULL; e = e->next)
-		if (e->len == len && memcmp(e->bytes, bytes, len) == 0)
-			return e->series_id;
-	return -1;
-}
-
-void
-catalog_series_remember(const MetricInfo *metric, const char *bytes, Size len,
-						bool raw, int64 series_id)
-{
-	SeriesKey	key;
-	SeriesEntry *entry;
-	SeriesEntry *e;
-	bool		found;
-
-	ensure_caches();
-	memset(&key, 0, sizeof(key));
-	key.metric_id = metric->id;
-	key.hash = hash_bytes((const unsigned char *) bytes, len);
-	key.raw = raw;
-
-	entry = hash_search(series_cache, &key, HASH_ENTER, &found);
-	if (found)
-	{
-		e = MemoryContextAlloc(cache_cxt, sizeof(SeriesEntry));
-		e->next = entry->next;
-		entry->next = e;
-	}
-	else
-	{
-		e = entry;
-		e->next = NULL;
-	}
-	e->series_id = series_id;
-	e->len = len;
-	e->bytes = MemoryContextAlloc(cache_cxt, len);
-	memcpy(e->bytes, bytes, len);
-}
-
-int64
-catalog_series(const MetricInfo *metric, Jsonb *tags)
-{
-	int64		id;
-
-	id = catalog_series_cached(metric, (const char *) tags, VARSIZE(tags), false);
-	if (id < 0)
-	{
-		id = series_from_catalog(metric, tags);
-		catalog_series_remember(metric, (const char *) tags, VARSIZE(tags), false, id);
-	}
-	return id;
-}
-
 /*
- * Statement trigger on metrics_ex.metrics and metrics_ex.series: a change
- * other than an insert may leave cached ids pointing at rows that are gone or
- * changed, so every backend's cache is told to flush.
+ * Statement trigger on metrics_ex.metrics and metrics_ex.series (and the
+ * experiment registry, whose cache is experiments.c's): a change other than
+ * an insert may leave cached ids pointing at rows that are gone or changed,
+ * so every backend's cache hears of it at commit, through a relcache
+ * invalidation.  Series removed or changed also move the shared dictionary
+ * to its next generation when the transaction commits; an UPDATE of metrics
+ * changes no series id.
  */
 Datum
 metrics_ex_invalidate_cache(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	const char *relname;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "metrics_ex_invalidate_cache: not called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
+	relname = RelationGetRelationName(rel);
+	if (RelationGetNamespace(rel) == get_namespace_oid(METRICS_EX_SCHEMA, true) &&
+		(strcmp(relname, "series") == 0 ||
+		 (strcmp(relname, "metrics") == 0 && !TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))))
+		series_catalog_changed();
+	CacheInvalidateRelcache(rel);
 	return PointerGetDatum(NULL);
 }

@@ -1,11 +1,12 @@
 /*
  * catalog.h
- *		Metric definitions and series: name/tags -> ids, with backend caches.
+ *		Metric definitions: name -> id and kind, with a backend cache; the
+ *		relations of the write path; running statements as their owner.
  *
- * Resolving a metric name and a tag set to a series id is on the path of
- * every sample, so both are cached per backend.  Caches are flushed when the
- * catalog tables change (a statement trigger sends a relcache invalidation)
- * and when a (sub)transaction that may have created entries aborts.
+ * Resolving a metric name is on the path of every sample, so it is cached
+ * per backend (series ids: series.h).  Caches are flushed when the catalog
+ * tables change (a statement trigger sends a relcache invalidation) and when
+ * a (sub)transaction that may have created entries aborts.
  */
 #ifndef METRICS_EX_CATALOG_H
 #define METRICS_EX_CATALOG_H
@@ -44,6 +45,7 @@ extern void catalog_lookup(void);
 /* Owner of the extension's tables: catalog writes run as this role. */
 extern Oid	catalog_owner(void);
 extern Oid	catalog_samples_relid(void);
+extern Oid	catalog_series_relid(void);
 
 /*
  * Run SPI statements as the owner of the extension's tables, with a fixed
@@ -78,23 +80,12 @@ extern void check_metric_name(const char *name, int len, const char *argname);
 extern MetricInfo catalog_metric(const char *name, int len,
 								  MetricKind want, bool integral);
 
-/* Series id of (metric, canonical tags), created within the series limit. */
-extern int64 catalog_series(const MetricInfo *metric, Jsonb *tags);
-
-/*
- * The cache alone: the series id stored for these bytes (canonical jsonb, or
- * with raw the client's text of the tags), or -1.
- */
-extern int64 catalog_series_cached(const MetricInfo *metric, const char *bytes,
-								   Size len, bool raw);
-extern void catalog_series_remember(const MetricInfo *metric, const char *bytes,
-									Size len, bool raw, int64 series_id);
-
 /* Forget every cached metric and series (after define() and the like). */
 extern void catalog_flush(void);
 
-/* hooks.c: the transaction ended; a subtransaction aborted */
+/* hooks.c: the transaction ended; a subtransaction aborted; PREPARE */
 extern void catalog_xact_end(bool aborted);
 extern void catalog_subxact_abort(void);
+extern void catalog_pre_prepare(void);
 
 #endif							/* METRICS_EX_CATALOG_H */

@@ -31,6 +31,7 @@
 #include "ingest.h"
 #include "notify.h"
 #include "pending.h"
+#include "series.h"
 #include "storage.h"
 #include "tags.h"
 
@@ -148,7 +149,7 @@ record_sample_for(Oid role, text *name, MetricKind want, float8 value, bool inte
 {
 	MetricInfo	metric = begin_sample(role, name, want, value, integral, ts);
 
-	store_sample(name, &metric, catalog_series(&metric, series_tags), series_tags,
+	store_sample(name, &metric, series_resolve(&metric, series_tags, NULL, 0), series_tags,
 				 lineage, ts, value);
 }
 
@@ -169,13 +170,22 @@ split_tags(Jsonb *tags, Jsonb **series, Jsonb **lineage)
 	tags_finish(&tb, series, lineage);
 }
 
+/* {}, made once: rows without tags are common in bulk loads; read only */
 static Jsonb *
 empty_object(void)
 {
-	JsonbParseState *state = NULL;
+	static Jsonb *empty = NULL;
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	if (empty == NULL)
+	{
+		JsonbParseState *state = NULL;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		empty = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+		MemoryContextSwitchTo(old);
+	}
+	return empty;
 }
 
 static bool
@@ -483,8 +493,7 @@ ingest_row(Datum *values, bool *nulls)
 	metric = begin_sample(GetUserId(), name, kind, value, is_integral(value), ts);
 
 	if (tagtext != NULL)
-		series_id = catalog_series_cached(&metric, VARDATA_ANY(tagtext),
-										  VARSIZE_ANY_EXHDR(tagtext), true);
+		series_id = series_by_text(&metric, VARDATA_ANY(tagtext), VARSIZE_ANY_EXHDR(tagtext));
 	if (series_id < 0)
 	{
 		Jsonb	   *tags;
@@ -493,10 +502,10 @@ ingest_row(Datum *values, bool *nulls)
 			DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 											   CStringGetDatum(text_to_cstring(tagtext))));
 		split_tags(tags, &series, &lineage);
-		series_id = catalog_series(&metric, series);
-		if (tagtext != NULL && lineage == NULL)
-			catalog_series_remember(&metric, VARDATA_ANY(tagtext),
-									VARSIZE_ANY_EXHDR(tagtext), true, series_id);
+		/* the text names this series from now on, unless it carries lineage */
+		series_id = series_resolve(&metric, series,
+								   tagtext != NULL && lineage == NULL ? VARDATA_ANY(tagtext) : NULL,
+								   tagtext != NULL ? VARSIZE_ANY_EXHDR(tagtext) : 0);
 	}
 	store_sample(name, &metric, series_id, series, lineage, ts, value);
 }
