@@ -21,6 +21,7 @@ SQL_FILES = \
 	src/sketch/percentile.sql \
 	src/sketch/bucket_counts.sql \
 	src/read/query.sql \
+	src/read/charts.sql \
 	src/maintenance/rollups.sql \
 	src/maintenance/retention.sql \
 	src/maintenance/jobs.sql \
@@ -32,6 +33,7 @@ SQL_FILES = \
 	src/read/runs.sql \
 	src/read/prometheus.sql \
 	src/maintenance/alerts.sql \
+	src/read/page.sql \
 	src/maintenance/start.sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
