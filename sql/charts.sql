@@ -34,7 +34,7 @@ SELECT metric, metrics_ex.sparkline(array_agg(value ORDER BY "time"))
 -- Axis labels: the round step (1, 2, 2.5, 5 times a power of ten) gives
 -- the decimals; a million and more get a unit; tiny and huge magnitudes
 -- are scientific
-SELECT v.vmin, v.vmax, v.n AS intervals,
+SELECT v.vmin::float8, v.vmax::float8, v.n AS intervals,
        (SELECT string_agg(a.label, ' ' ORDER BY a.frac) FROM metrics_ex._chart_axis(s.lo, s.hi, s.step) a) AS labels
   FROM (VALUES (0, 100, 5), (3, 97, 5), (-10, 10, 4), (0.1, 0.9, 4), (12, 12, 5), (0, 23000, 5),
                (1.2e6, 3.9e6, 3), (0, 0.0004, 2), (-1e308, 1e308, 2)) v(vmin, vmax, n),

@@ -79,7 +79,7 @@ BEGIN
     IF m = 0 THEN
         RETURN '0';
     ELSIF m < 0.001 OR m >= 1e18 THEN
-        RETURN btrim(to_char(v, '9.99EEEE'));
+        RETURN CASE WHEN v = 0 THEN '0' ELSE btrim(to_char(v, '9.99EEEE')) END;
     END IF;
     unit := CASE WHEN m >= 1e15 THEN 1e15 WHEN m >= 1e12 THEN 1e12 WHEN m >= 1e9 THEN 1e9
                  WHEN m >= 1e6 THEN 1e6 ELSE 1 END;

@@ -339,6 +339,7 @@ th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:to
 .now .what{font-size:12px;color:#57606a}
 .help{margin:2px 0 0;font-size:12px;color:#57606a}
 svg{display:block;max-width:100%%;height:auto}
+.card svg{width:100%%}
 </style>
 </head>
 <body>
