@@ -43,12 +43,7 @@ browser() {
 bash test/cluster.sh start "$work" "$pgport" "metrics_ex.http_listen_addresses = '127.0.0.1'
 metrics_ex.http_port = $http" || exit 1
 export PGHOST=$work PGPORT=$pgport PGUSER=postgres PGDATABASE=postgres
-q() { PGOPTIONS="-c client_min_messages=warning" psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
-# the exact bytes of a text result (psql would add a newline of its own)
-body() { q -c "SELECT encode(convert_to($1, 'UTF8'), 'base64')" | base64 -d; }
-set_conf() { q -c "ALTER SYSTEM SET $1 = '$2'" -c "SELECT pg_reload_conf()" >/dev/null; }
-wait_for() { for _ in $(seq 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-status_is() { [[ $(curl -s -o /dev/null -w '%{http_code}' "${@:2}") == "$1" ]]; }
+. test/http_lib.sh
 # answers_400 PARAMS TEXT: GET /chart.svg?PARAMS is a 400 whose body has TEXT
 answers_400() { [[ $(curl -s -w '%{http_code}' "$U/chart.svg?$1") == *"$2"*400 ]]; }
 
@@ -212,18 +207,11 @@ curl -s -o "$work/r" -w '%{http_code}' "$U/" > "$work/code"
 tap_check "a role without the reader grants: 503 naming the grants" \
     bash -c "grep -qx 503 '$work/code' && grep -q 'the page failed as metrics_ex.http_role \"scraper\": permission denied for table samples. The role needs the reader grants' '$work/r'"
 q -c "GRANT SELECT ON metrics_ex.samples TO scraper"
-set_conf statement_timeout 1s
-wait_for bash -c "[[ \$(psql -qXAt -c 'SHOW statement_timeout') == 1s ]]"
-sleep 0.5    # the worker rereads the settings on the same reload
-q -c "SET statement_timeout = 0" -c "BEGIN" -c "LOCK TABLE metrics_ex.metrics IN ACCESS EXCLUSIVE MODE" \
-  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
-locker=$!
-wait_for bash -c "[[ \$(psql -qXAt -c \"SELECT count(*) FROM pg_locks WHERE relation = 'metrics_ex.metrics'::regclass AND mode = 'AccessExclusiveLock' AND granted\") == 1 ]]"
+hold_lock metrics_ex.metrics
 curl -s -o "$work/r" -w '%{http_code}' "$U/" > "$work/code"
 tap_check "a page that times out on a lock: 500 saying so" \
     bash -c "grep -qx 500 '$work/code' && grep -qx 'the page failed: canceling statement due to statement timeout' '$work/r'"
-wait "$locker"
-q -c "ALTER SYSTEM RESET statement_timeout" -c "SELECT pg_reload_conf()" >/dev/null
+release_lock
 tap_check "  the next one works" wait_for status_is 200 "$U/"
 
 # -- in the browser

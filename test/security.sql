@@ -159,7 +159,7 @@ INSERT INTO public_internal VALUES
     -- as the caller
     ('_chart_axis', 'pure'), ('_chart_bucket', 'pure'), ('_chart_duration', 'pure'),
     ('_chart_frac', 'pure'), ('_chart_grid', 'pure'), ('_chart_number', 'pure'), ('_chart_points', 'pure'),
-    ('_chart_scale', 'pure'), ('_chart_source', 'pure'), ('_chart_steps', 'pure'), ('_chart_svg', 'pure'),
+    ('_chart_scale', 'pure'), ('_chart_size', 'pure'), ('_chart_source', 'pure'), ('_chart_steps', 'pure'), ('_chart_svg', 'pure'),
     ('_chart_text', 'pure'), ('_chart_ticks', 'pure'), ('_chart_time_arg', 'pure'),
     ('_dashboard_aggregation', 'pure'), ('_svg_num', 'pure'), ('_svg_polyline', 'pure'), ('_xml', 'pure'),
     -- validators of emit() and log_step(), and the check of the row-security

@@ -235,6 +235,22 @@ BEGIN
 END
 $$;
 
+-- A size argument of a chart: its default when NULL, else lo to hi.
+CREATE FUNCTION metrics_ex._chart_size(v int, dflt int, argname text, lo int, hi int, unit text, hint text)
+RETURNS int
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    v := coalesce(v, dflt);
+    IF v NOT BETWEEN lo AND hi THEN
+        RAISE EXCEPTION '% must be between % and % %, not %', argname, lo, hi, unit, v
+            USING ERRCODE = '22023', HINT = hint;
+    END IF;
+    RETURN v;
+END
+$$;
+
 -- Where a chart's data comes from: the range, the bucket width and the
 -- time_series() rows, as arrays.  NULL arguments take their defaults (but
 -- name).  known is false for a metric that does not exist.
@@ -390,18 +406,12 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    w int := coalesce(width, 72);
-    h int := coalesce(height, 12);
+    w int := metrics_ex._chart_size(width, 72, 'width', 20, 1000, 'characters',
+                                    'width is the length of each line of the chart, e.g. 72 or the terminal''s width.');
+    h int := metrics_ex._chart_size(height, 12, 'height', 3, 100, 'rows',
+                                    'height is the number of rows of the plot, without the title, axis and legend.');
     c record;
 BEGIN
-    IF w NOT BETWEEN 20 AND 1000 THEN
-        RAISE EXCEPTION 'width must be between 20 and 1000 characters, not %', w USING ERRCODE = '22023',
-            HINT = 'width is the length of each line of the chart, e.g. 72 or the terminal''s width.';
-    END IF;
-    IF h NOT BETWEEN 3 AND 100 THEN
-        RAISE EXCEPTION 'height must be between 3 and 100 rows, not %', h USING ERRCODE = '22023',
-            HINT = 'height is the number of rows of the plot, without the title, axis and legend.';
-    END IF;
     c := metrics_ex._chart_source(name, bucket, aggregation, span, tags, group_by, NULL, NULL, w - 10);
     IF NOT c.known THEN
         RETURN NEXT left(c.title, w);

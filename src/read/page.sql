@@ -223,16 +223,11 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    w int := coalesce(width, 600);
-    h int := coalesce(height, 240);
+    w int := metrics_ex._chart_size(width, 600, 'width', 120, 4000, 'pixels', 'width is the image''s width.');
+    h int := metrics_ex._chart_size(height, 240, 'height', 60, 2000, 'pixels',
+                                    'height is the image''s height, the time axis and legend included.');
     c record;
 BEGIN
-    IF w NOT BETWEEN 120 AND 4000 THEN
-        RAISE EXCEPTION 'width must be between 120 and 4000 pixels, not %', w USING ERRCODE = '22023';
-    END IF;
-    IF h NOT BETWEEN 60 AND 2000 THEN
-        RAISE EXCEPTION 'height must be between 60 and 2000 pixels, not %', h USING ERRCODE = '22023';
-    END IF;
     c := metrics_ex._chart_source(name, coalesce(bucket, 'auto'), aggregation, span, tags, group_by,
                                   since, until, (w - 60) / 3);
     RETURN metrics_ex._chart_svg(name, c.title, c.range_since, c.range_until, c.step, c.t, c.m, c.v, w, h,
