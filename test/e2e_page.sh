@@ -198,6 +198,7 @@ tap_check "bucket=1s over 30 days: 400" answers_400 "name=page_depth&bucket=1s&s
 tap_check "an unknown parameter: 400 listing them" answers_400 "name=page_depth&colour=red" 'unknown parameter "colour"'
 tap_check "span= twice: 400" answers_400 "name=page_depth&span=1h&span=2h" "span= is given more than once"
 tap_check "bad percent-encoding: 400" answers_400 "name=%zz" "not valid percent-encoding"
+tap_check "a value that is not UTF-8: 400" answers_400 "name=page_depth&span=%ff" "span= is not valid UTF-8 text"
 tap_check "group_by=a,b and group_by repeated are one list" \
     bash -c "cmp -s <(curl -s '$U/chart.svg?name=page_depth&group_by=queue,route') <(curl -s '$U/chart.svg?name=page_depth&group_by=queue&group_by=route')"
 
@@ -213,6 +214,16 @@ tap_check "a page that times out on a lock: 500 saying so" \
     bash -c "grep -qx 500 '$work/code' && grep -qx 'the page failed: canceling statement due to statement timeout' '$work/r'"
 release_lock
 tap_check "  the next one works" wait_for status_is 200 "$U/"
+
+# -- the scrape's bearer token guards the page too
+printf 'page-secret\n' > "$work/token"
+chown postgres: "$work/token"; chmod 600 "$work/token"
+set_conf metrics_ex.http_token_file "$work/token"
+tap_check "with a token file: GET / without it is 401" wait_for status_is 401 "$U/"
+tap_check "  and so is GET /chart.svg" status_is 401 "$U/chart.svg?name=page_depth"
+tap_check "  with it, 200" status_is 200 -H 'Authorization: Bearer page-secret' "$U/"
+q -c "ALTER SYSTEM RESET metrics_ex.http_token_file" -c "SELECT pg_reload_conf()" >/dev/null
+tap_check "  without the file again, 200" wait_for status_is 200 "$U/"
 
 # -- in the browser
 browser --dump-dom "$U/" > "$work/dom.html"

@@ -57,7 +57,7 @@ $$;
 -- Magnitudes below 0.001 or from 1e18 are in scientific notation.
 CREATE FUNCTION metrics_ex._chart_number(v numeric, step numeric DEFAULT NULL, mag numeric DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -94,7 +94,7 @@ $$;
 -- the height (0 is the bottom): one per step, or one at 0.5 for a constant.
 CREATE FUNCTION metrics_ex._chart_axis(lo numeric, hi numeric, step numeric)
 RETURNS TABLE (frac float8, label text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT ((x - lo) / (hi - lo))::float8, metrics_ex._chart_number(x, step, greatest(abs(lo), abs(hi)))
@@ -142,20 +142,20 @@ RETURN (SELECT CASE WHEN s % 604800 = 0 THEN (s / 604800)::bigint || 'w'
                     WHEN s % 60 = 0 THEN (s / 60)::bigint || 'm'
                     WHEN s % 1 = 0 THEN s::bigint || 's'
                     WHEN (s * 1000) % 1 = 0 THEN (s * 1000)::bigint || 'ms'
-                    ELSE d::text END
+                    ELSE trim_scale(s) || 's' END
           FROM (SELECT extract(epoch FROM d) AS s) x);
 
 -- The widths 'auto' chooses from: the smallest that makes at most slots
 -- buckets of [since, until).
 CREATE FUNCTION metrics_ex._chart_steps() RETURNS interval[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN '{1s,2s,5s,10s,15s,30s,1min,2min,5min,10min,15min,30min,1h,2h,3h,6h,12h,1d,2d,7d,30d}'::interval[];
 
 -- A chart's bucket width: bucket as time_series() takes it, or 'auto'.
 CREATE FUNCTION metrics_ex._chart_bucket(bucket text, since timestamptz, until timestamptz, slots int)
 RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN lower(btrim(bucket)) = 'auto'
             THEN coalesce((SELECT min(w) FROM unnest(metrics_ex._chart_steps()) w
@@ -370,7 +370,7 @@ BEGIN
 
     IF legend THEN
         FOR i IN 1 .. least(ngroups, 8) LOOP
-            entry := substr(marks, i, 1) || ' ' || regexp_replace(glabels[i], '[[:cntrl:]]', '?', 'g');
+            entry := left(substr(marks, i, 1) || ' ' || regexp_replace(glabels[i], '[[:cntrl:]]', '?', 'g'), width);
             IF line <> '' AND length(line) + 3 + length(entry) > width THEN
                 RETURN NEXT line;
                 line := '';
