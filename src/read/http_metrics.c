@@ -12,6 +12,8 @@
  * SESSION AUTHORIZATION are refused there, and every setting the statement
  * changes is rolled back with a GUC nest level.  The statement's text is
  * fixed; metric names from the URL are checked and passed as a parameter.
+ * The page and charts (http_page.c) run their statements through the same
+ * http_run().
  * Why not connect as the role itself: a bgworker connects once, so a wrong,
  * missing or NOLOGIN role would make the worker die at connection time in a
  * restart loop instead of answering a 503 that says what to fix, and a role
@@ -21,9 +23,10 @@
  * Errors.  The statement runs under PG_TRY: on an error the transaction is
  * aborted (which also restores the user id and the settings), the error is
  * logged and the request answered 500 (503 when the role lacks a privilege,
- * with what to grant); the worker goes on with the next request.  A
- * statement is cancelled after HTTP_QUERY_TIMEOUT_MS, or statement_timeout
- * when that is set and lower.
+ * with what to grant; 400 with the message, not logged, when a statement
+ * whose arguments come from the URL refuses one of them); the worker goes
+ * on with the next request.  A statement is cancelled after
+ * HTTP_QUERY_TIMEOUT_MS, or statement_timeout when that is set and lower.
  */
 #include "postgres.h"
 
