@@ -22,6 +22,7 @@ SQL_FILES = \
 	src/sketch/percentile.sql \
 	src/sketch/bucket_counts.sql \
 	src/read/query.sql \
+	src/read/charts.sql \
 	src/maintenance/rollups.sql \
 	src/maintenance/retention.sql \
 	src/maintenance/jobs.sql \
@@ -33,6 +34,7 @@ SQL_FILES = \
 	src/read/runs.sql \
 	src/read/prometheus.sql \
 	src/maintenance/alerts.sql \
+	src/read/page.sql \
 	src/maintenance/start.sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))

@@ -30,6 +30,7 @@ The demo cluster is still running.  Connect with:
     psql -h $dir -p $port -U postgres demo
 and it serves its metrics over HTTP:
     curl -s http://127.0.0.1:$http_port/metrics
+and a page of charts (open it in a browser): http://127.0.0.1:$http_port/
 Stop it with:
     bash test/cluster.sh stop $dir
 MSG

@@ -25,13 +25,7 @@ trap cleanup EXIT
 bash test/cluster.sh start "$work" "$pgport" "metrics_ex.http_listen_addresses = '127.0.0.1'
 metrics_ex.http_port = $http"
 export PGHOST=$work PGPORT=$pgport PGUSER=postgres PGDATABASE=postgres
-q() { PGOPTIONS="-c client_min_messages=warning" psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
-# the exact bytes of a text result (psql would add a newline of its own)
-body() { q -c "SELECT encode(convert_to($1, 'UTF8'), 'base64')" | base64 -d; }
-set_conf() { q -c "ALTER SYSTEM SET $1 = '$2'" -c "SELECT pg_reload_conf()" >/dev/null; }
-# until CMD succeeds, at most 15 s (a reload or a restart reaches the worker)
-wait_for() { for _ in $(seq 150); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-status_is() { [[ $(curl -s -o /dev/null -w '%{http_code}' "${@:2}") == "$1" ]]; }
+. test/http_lib.sh
 
 failed=0 n=0
 check() {  # check NAME COMMAND...: one numbered result
@@ -206,18 +200,11 @@ PY
 check "raw socket behaviour (see the lines above)" python3 "$work/sock.py" "$http" "$U/metrics"
 
 # -- a failing query answers 500, the next scrape works
-set_conf statement_timeout 1s
-wait_for bash -c "[[ \$(psql -qXAt -c 'SHOW statement_timeout') == 1s ]]"
-sleep 0.5    # the worker rereads the settings on the same reload
-q -c "SET statement_timeout = 0" -c "BEGIN" -c "LOCK TABLE metrics_ex.series IN ACCESS EXCLUSIVE MODE" \
-  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null &
-locker=$!
-wait_for bash -c "[[ \$(psql -qXAt -c \"SELECT count(*) FROM pg_locks WHERE relation = 'metrics_ex.series'::regclass AND mode = 'AccessExclusiveLock' AND granted\") == 1 ]]"
+hold_lock metrics_ex.series
 curl -s -o "$work/r" -w '%{http_code}' "$U/metrics" > "$work/code"
 check "a scrape that times out on a lock: 500" grep -qx 500 "$work/code"
 check "  its body says what went wrong" grep -qx "the scrape failed: canceling statement due to statement timeout" "$work/r"
-wait "$locker"
-q -c "ALTER SYSTEM RESET statement_timeout" -c "SELECT pg_reload_conf()" >/dev/null
+release_lock
 check "  the next scrape works" bash -c "curl -s '$U/metrics' | cmp - '$work/text.sql'"
 q -c "REVOKE SELECT ON metrics_ex.series_totals FROM scraper"
 curl -s -o "$work/r" -w '%{http_code}' "$U/metrics" > "$work/code"

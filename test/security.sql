@@ -161,6 +161,14 @@ INSERT INTO public_internal VALUES
     ('_rollup_merge_add', 'pure'), ('_rollup_final', 'pure'), ('_m2_merge', 'pure'),
     ('_sketch_merge', 'pure'), ('_stddev_merge', 'pure'), ('_stddev_merge_add', 'pure'),
     ('_stddev_merge_final', 'pure'),
+    -- the parts of the charts (sparkline, chart, chart_svg, dashboard_html):
+    -- scales, labels, grids and markup; _chart_source reads time_series()
+    -- as the caller
+    ('_chart_axis', 'pure'), ('_chart_bucket', 'pure'), ('_chart_duration', 'pure'),
+    ('_chart_frac', 'pure'), ('_chart_grid', 'pure'), ('_chart_number', 'pure'), ('_chart_points', 'pure'),
+    ('_chart_scale', 'pure'), ('_chart_size', 'pure'), ('_chart_source', 'pure'), ('_chart_steps', 'pure'), ('_chart_svg', 'pure'),
+    ('_chart_text', 'pure'), ('_chart_ticks', 'pure'), ('_chart_time_arg', 'pure'),
+    ('_dashboard_aggregation', 'pure'), ('_svg_num', 'pure'), ('_svg_polyline', 'pure'), ('_xml', 'pure'),
     -- validators of emit() and log_step(), and the check of the row-security
     -- policies of telemetry_handlers and run_steps (policies run as the caller)
     ('_check_event', 'pure'), ('_event_number', 'pure'), ('_event_first_number', 'pure'),

@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# chromium and a font: test/e2e_page.sh loads the endpoint's page in a browser
 packages=(make gcc python3 postgresql-15 postgresql-server-dev-15 postgresql-contrib
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-          postgresql-15-pgaudit prometheus postgresql-15-tdigest zlib1g-dev curl)
+          postgresql-15-pgaudit prometheus postgresql-15-tdigest zlib1g-dev curl
+          chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

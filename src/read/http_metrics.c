@@ -12,6 +12,8 @@
  * SESSION AUTHORIZATION are refused there, and every setting the statement
  * changes is rolled back with a GUC nest level.  The statement's text is
  * fixed; metric names from the URL are checked and passed as a parameter.
+ * The page and charts (http_page.c) run their statements through the same
+ * http_run().
  * Why not connect as the role itself: a bgworker connects once, so a wrong,
  * missing or NOLOGIN role would make the worker die at connection time in a
  * restart loop instead of answering a 503 that says what to fix, and a role
@@ -21,9 +23,10 @@
  * Errors.  The statement runs under PG_TRY: on an error the transaction is
  * aborted (which also restores the user id and the settings), the error is
  * logged and the request answered 500 (503 when the role lacks a privilege,
- * with what to grant); the worker goes on with the next request.  A
- * statement is cancelled after HTTP_QUERY_TIMEOUT_MS, or statement_timeout
- * when that is set and lower.
+ * with what to grant; 400 with the message, not logged, when a statement
+ * whose arguments come from the URL refuses one of them); the worker goes
+ * on with the next request.  A statement is cancelled after
+ * HTTP_QUERY_TIMEOUT_MS, or statement_timeout when that is set and lower.
  */
 #include "postgres.h"
 
@@ -182,6 +185,17 @@ valid_metric_name(const char *s)
 	return true;
 }
 
+/* false (and res filled in with a 400) unless name is a valid metric name */
+bool
+http_check_metric_name(const char *name, HttpResponse *res)
+{
+	if (valid_metric_name(name))
+		return true;
+	http_error(res, 400, "invalid metric name \"%s\" in name=: it must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most %d characters)",
+			   name, MAX_NAME_LEN);
+	return false;
+}
+
 static int
 cmp_names(const ListCell *a, const ListCell *b)
 {
@@ -208,12 +222,8 @@ requested_names(const HttpRequest *req, HttpResponse *res, List **names)
 	{
 		char	   *name = lfirst(lc);
 
-		if (!valid_metric_name(name))
-		{
-			http_error(res, 400, "invalid metric name \"%s\" in name=: it must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most %d characters)",
-					   name, MAX_NAME_LEN);
+		if (!http_check_metric_name(name, res))
 			return false;
-		}
 		if (prev == NULL || strcmp(prev, name) != 0)
 			*names = lappend(*names, name);
 		prev = name;
@@ -297,11 +307,11 @@ names_array(List *names)
 }
 
 /*
- * Run the scrape (or the health check) as the role; the body goes to res,
- * allocated in the caller's memory context.  Never throws.
+ * Run one request's statement as the role; the body goes to res, allocated
+ * in the caller's memory context.  Never throws.
  */
-static void
-run_scrape(bool health, bool om, List *names, HttpResponse *res)
+void
+http_run(HttpStatement *st, HttpResponse *res)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	int			timeout_ms = HTTP_QUERY_TIMEOUT_MS;
@@ -316,7 +326,7 @@ run_scrape(bool health, bool om, List *names, HttpResponse *res)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, health ? "metrics_ex http: GET /healthz" : "metrics_ex http: GET /metrics");
+		pgstat_report_activity(STATE_RUNNING, st->activity);
 
 		role = scrape_role(res);
 		if (OidIsValid(role))
@@ -324,14 +334,11 @@ run_scrape(bool health, bool om, List *names, HttpResponse *res)
 			Oid			save_user;
 			int			save_sec;
 			int			save_nest;
-			Oid			argtypes[1] = {TEXTARRAYOID};
-			Datum		args[1];
 			bool		isnull;
 			bool		ct_null;
 			Datum		d;
 			Datum		ct;
 
-			args[0] = names != NIL ? names_array(names) : (Datum) 0;
 			GetUserIdAndSecContext(&save_user, &save_sec);
 			SetUserIdAndSecContext(role, save_sec | SECURITY_RESTRICTED_OPERATION);
 			save_nest = NewGUCNestLevel();
@@ -339,8 +346,8 @@ run_scrape(bool health, bool om, List *names, HttpResponse *res)
 
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			if (SPI_execute_with_args(scrape_sql(health, om, names), names != NIL ? 1 : 0,
-									  argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+			if (SPI_execute_with_args(st->sql, st->nargs, st->argtypes, st->args, st->nulls,
+									  true, 1) != SPI_OK_SELECT ||
 				SPI_processed != 1)
 				elog(ERROR, "the scrape query returned no row");
 			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -378,14 +385,28 @@ run_scrape(bool health, bool om, List *names, HttpResponse *res)
 		/* also restores the user id and every setting */
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
-		ereport(LOG,
-				(errmsg("metrics_ex http: %s failed as role \"%s\": %s",
-						health ? "/healthz" : "the scrape", metrics_ex_http_role, edata->message)));
-		if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
-			http_error(res, 503, "the scrape failed as metrics_ex.http_role \"%s\": %s. The role needs the reader grants (" GRANTS_HINT ").",
-					   metrics_ex_http_role, edata->message);
+		if (st->bad_arguments_400 &&
+			(edata->sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE ||
+			 edata->sqlerrcode == ERRCODE_NULL_VALUE_NOT_ALLOWED ||
+			 edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED))
+		{
+			/* the statement's functions name the argument that is wrong */
+			if (edata->hint)
+				http_error(res, 400, "%s. %s", edata->message, edata->hint);
+			else
+				http_error(res, 400, "%s", edata->message);
+		}
 		else
-			http_error(res, 500, "the scrape failed: %s", edata->message);
+		{
+			ereport(LOG,
+					(errmsg("metrics_ex http: %s failed as role \"%s\": %s",
+							st->log_what, metrics_ex_http_role, edata->message)));
+			if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+				http_error(res, 503, "%s failed as metrics_ex.http_role \"%s\": %s. The role needs the reader grants (" GRANTS_HINT ").",
+						   st->what, metrics_ex_http_role, edata->message);
+			else
+				http_error(res, 500, "%s failed: %s", st->what, edata->message);
+		}
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -397,18 +418,23 @@ run_scrape(bool health, bool om, List *names, HttpResponse *res)
 	MemoryContextSwitchTo(cxt);
 }
 
-/* gzip the body in place; false (body untouched) if zlib cannot */
-static bool
-gzip_body(HttpResponse *res)
+/*
+ * gzip a 200's body in place when the request accepts it; the body stays as
+ * it is if zlib cannot.
+ */
+void
+http_gzip(const HttpRequest *req, HttpResponse *res)
 {
 	z_stream	zs;
 	uLong		bound;
 	char	   *out;
 	bool		ok;
 
+	if (res->status != 200 || http_qvalue(req->accept_encoding, "gzip", false) <= 0)
+		return;
 	memset(&zs, 0, sizeof(zs));
 	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return false;
+		return;
 	bound = deflateBound(&zs, res->body.len);
 	out = MemoryContextAllocHuge(CurrentMemoryContext, bound);
 	zs.next_in = (Bytef *) res->body.data;
@@ -420,20 +446,20 @@ gzip_body(HttpResponse *res)
 	if (!ok)
 	{
 		pfree(out);
-		return false;
+		return;
 	}
 	pfree(res->body.data);
 	res->body.data = out;
 	res->body.len = zs.total_out;
 	res->body.maxlen = bound;
 	res->content_encoding = "gzip";
-	return true;
 }
 
 /* Answer one parsed request (in the connection's memory context). */
 void
 http_answer(const HttpRequest *req, HttpResponse *res)
 {
+	HttpStatement st;
 	bool		health;
 	bool		om = false;
 	List	   *names = NIL;
@@ -446,13 +472,18 @@ http_answer(const HttpRequest *req, HttpResponse *res)
 		res->allow = "GET, HEAD";
 		return;
 	}
+	if (strcmp(req->path, "/") == 0 || strcmp(req->path, "/chart.svg") == 0)
+	{
+		http_page(req, res);
+		return;
+	}
 	if (strcmp(req->path, "/metrics") == 0)
 		health = false;
 	else if (strcmp(req->path, "/healthz") == 0)
 		health = true;
 	else
 	{
-		http_error(res, 404, "no such path: this endpoint serves /metrics and /healthz");
+		http_error(res, 404, "no such path: this endpoint serves /, /chart.svg, /metrics and /healthz");
 		return;
 	}
 
@@ -466,8 +497,18 @@ http_answer(const HttpRequest *req, HttpResponse *res)
 		if (!requested_names(req, res, &names))
 			return;
 	}
-	run_scrape(health, om, names, res);
-	if (res->status == 200 && !health &&
-		http_qvalue(req->accept_encoding, "gzip", false) > 0)
-		(void) gzip_body(res);
+	memset(&st, 0, sizeof(st));
+	st.activity = health ? "metrics_ex http: GET /healthz" : "metrics_ex http: GET /metrics";
+	st.log_what = health ? "/healthz" : "the scrape";
+	st.what = "the scrape";
+	st.sql = scrape_sql(health, om, names);
+	if (names != NIL)
+	{
+		st.nargs = 1;
+		st.argtypes[0] = TEXTARRAYOID;
+		st.args[0] = names_array(names);
+	}
+	http_run(&st, res);
+	if (!health)
+		http_gzip(req, res);
 }

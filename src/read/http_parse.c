@@ -336,14 +336,13 @@ url_decode(const char *s, int len)
 }
 
 /*
- * The decoded values of every key=value pair of a query string whose key is
- * key or alt_key (client_python spells it "name[]"); *ok false when some
- * part of the query string is not valid percent-encoding.
+ * Every key=value pair of a query string, decoded, in order: a List of
+ * char *[2]; *ok false when some part of it is not valid percent-encoding.
  */
 List *
-http_query_values(const char *query, const char *key, const char *alt_key, bool *ok)
+http_query_params(const char *query, bool *ok)
 {
-	List	   *values = NIL;
+	List	   *params = NIL;
 	const char *p = query;
 
 	*ok = true;
@@ -353,17 +352,39 @@ http_query_values(const char *query, const char *key, const char *alt_key, bool 
 		int			plen = amp ? amp - p : (int) strlen(p);
 		const char *eq = memchr(p, '=', plen);
 		int			klen = eq ? eq - p : plen;
-		char	   *k = url_decode(p, klen);
-		char	   *v = eq ? url_decode(eq + 1, plen - klen - 1) : pstrdup("");
+		char	  **kv = palloc(2 * sizeof(char *));
 
-		if (k == NULL || v == NULL)
+		kv[0] = url_decode(p, klen);
+		kv[1] = eq ? url_decode(eq + 1, plen - klen - 1) : pstrdup("");
+		if (kv[0] == NULL || kv[1] == NULL)
 		{
 			*ok = false;
 			return NIL;
 		}
-		if (strcmp(k, key) == 0 || (alt_key != NULL && strcmp(k, alt_key) == 0))
-			values = lappend(values, v);
+		params = lappend(params, kv);
 		p = amp ? amp + 1 : NULL;
+	}
+	return params;
+}
+
+/*
+ * The decoded values of every key=value pair of a query string whose key is
+ * key or alt_key (client_python spells it "name[]"); *ok false when some
+ * part of the query string is not valid percent-encoding.
+ */
+List *
+http_query_values(const char *query, const char *key, const char *alt_key, bool *ok)
+{
+	List	   *values = NIL;
+	List	   *params = http_query_params(query, ok);
+	ListCell   *lc;
+
+	foreach(lc, params)
+	{
+		char	  **kv = lfirst(lc);
+
+		if (strcmp(kv[0], key) == 0 || (alt_key != NULL && strcmp(kv[0], alt_key) == 0))
+			values = lappend(values, kv[1]);
 	}
 	return values;
 }

@@ -331,6 +331,9 @@ set_response(HttpConn *c, HttpResponse *res, bool head_only)
 		appendStringInfo(&c->head, "Allow: %s\r\n", res->allow);
 	if (res->challenge)
 		appendStringInfoString(&c->head, "WWW-Authenticate: Bearer realm=\"metrics_ex\"\r\n");
+	if (res->csp)
+		appendStringInfo(&c->head, "Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\n",
+						 res->csp);
 	appendStringInfoString(&c->head, "Connection: close\r\n\r\n");
 	c->body = head_only ? NULL : res->body.data;
 	c->body_len = head_only ? 0 : res->body.len;

@@ -36,6 +36,11 @@ SELECT pg_reload_conf();
 \! curl -s -o /dev/null -H 'Accept-Encoding: gzip' -w 'gzip: %{size_download} bytes\n' http://127.0.0.1:$METRICS_EX_HTTP_PORT/metrics
 \! curl -s -w '(HTTP %{http_code})\n' http://127.0.0.1:$METRICS_EX_HTTP_PORT/healthz
 
+\echo '== the page for a browser: GET / (every metric''s last hour as a chart, the firing alerts) and GET /chart.svg'
+\! curl -s -o /dev/null -w 'GET /: %{http_code} %{content_type}, %{size_download} bytes\n' http://127.0.0.1:$METRICS_EX_HTTP_PORT/
+\! curl -s -o /dev/null -w 'GET /chart.svg?name=queue_depth: %{http_code} %{content_type}, %{size_download} bytes\n' 'http://127.0.0.1:'$METRICS_EX_HTTP_PORT'/chart.svg?name=queue_depth&span=6h'
+\! curl -s -w ' (HTTP %{http_code})\n' 'http://127.0.0.1:'$METRICS_EX_HTTP_PORT'/chart.svg?name=queue_depth&span=soon'
+
 \echo '== the same body as the SQL function (md5 of both)'
 \! curl -s http://127.0.0.1:$METRICS_EX_HTTP_PORT/metrics | md5sum | cut -c1-32
 SELECT md5(metrics_ex.prometheus_text());

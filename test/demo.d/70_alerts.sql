@@ -49,6 +49,9 @@ SELECT to_char(t, 'HH24:MI') AS at, e.alert, e.labels ->> 'route' AS route, e.la
   FROM generate_series(:'t_end'::timestamptz - interval '30 minutes', :'t_end', '1 minute') t,
        LATERAL metrics_ex.evaluate_alerts(t) e;
 UNLISTEN metrics_ex_alerts;
+\echo '== The incident as a chart: checkout p95 per minute by route over the last hour'
+SELECT * FROM metrics_ex.chart('checkout_latency_ms', 'minute', 'p95', 'last_hour', group_by => '{route}')
+\g (format=unaligned tuples_only=on)
 
 \echo '== What is pending or firing now (metrics_ex.alerts), annotations rendered'
 SELECT alert, state, round(value::numeric, 1) AS value, to_char(active_since, 'HH24:MI') AS active_since,
