@@ -152,6 +152,7 @@ INSERT INTO public_internal VALUES
     ('_merge_upsert_sql', 'pure'), ('_metric_id', 'pure'), ('_percentile_q', 'pure'),
     ('_prom_check_name', 'pure'), ('_prom_family', 'pure'), ('_prom_label_value', 'pure'),
     ('_prom_lines', 'pure'), ('_prom_number', 'pure'), ('_samples_sql', 'pure'),
+    ('_prom_body', 'pure'), ('_prom_text', 'pure'),
     ('_sketch_of', 'pure'), ('_source', 'pure'), ('_split_filter', 'pure'),
     ('_time_range', 'pure'), ('_raw_from', 'pure'), ('_raw_piece_sql', 'pure'), ('_stddev_fix', 'pure'),
     ('_default_buckets', 'pure'),

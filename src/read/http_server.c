@@ -114,6 +114,14 @@ http_init(void)
 {
 	BackgroundWorker worker;
 
+	/*
+	 * The endpoint exists only when the postmaster loads us; a server-start
+	 * setting cannot be defined by a backend loading us later (PostgreSQL
+	 * ends that session), so without preloading the settings do not exist.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomStringVariable("metrics_ex.http_listen_addresses",
 							   "Addresses the scrape endpoint listens on ('' turns it off, '*' is every address).",
 							   "Like listen_addresses.  Needs shared_preload_libraries = 'metrics_ex'.",
@@ -151,7 +159,7 @@ http_init(void)
 							   NULL, NULL, NULL);
 
 	/* nothing of ours runs under pg_upgrade */
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade ||
+	if (IsBinaryUpgrade ||
 		metrics_ex_http_listen_addresses == NULL || metrics_ex_http_listen_addresses[0] == '\0')
 		return;
 
