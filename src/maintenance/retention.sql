@@ -275,9 +275,10 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.prune')) THEN
         RETURN '{"skipped": "another prune() is running"}';
     END IF;
-    -- retention deletes only what the rollups hold (the scheduler's own
-    -- materialize job keeps them a minute or two behind)
-    PERFORM metrics_ex.materialize();
+    -- retention deletes only what the rollups hold (the materialize job
+    -- keeps them a minute or two behind); without holding writers back,
+    -- since this transaction goes on to take partition locks
+    PERFORM metrics_ex.materialize(false);
     result := metrics_ex._prune_rows();
 
     PERFORM set_config('lock_timeout', metrics_ex._lock_timeout(), true);
