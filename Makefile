@@ -12,6 +12,7 @@ DATA_built = metrics_ex--$(EXTVERSION).sql
 
 SQL_FILES = \
 	src/write/storage.sql \
+	src/write/distributed.sql \
 	src/write/series_dict.sql \
 	src/write/ingest.sql \
 	src/read/points.sql \
@@ -25,6 +26,7 @@ SQL_FILES = \
 	src/read/charts.sql \
 	src/maintenance/rollups.sql \
 	src/maintenance/retention.sql \
+	src/maintenance/distribute.sql \
 	src/maintenance/jobs.sql \
 	src/maintenance/workers.sql \
 	src/read/experiments.sql \

@@ -26,6 +26,7 @@
 #include "maintenance/scheduler.h"
 #include "maintenance/watermark.h"
 #include "write/catalog.h"
+#include "write/catalog_watch.h"
 #include "write/copy.h"
 #include "write/experiments.h"
 #include "write/notify.h"
@@ -98,6 +99,8 @@ mx_ExecutorFinish(QueryDesc *queryDesc)
 static void
 mx_ExecutorEnd(QueryDesc *queryDesc)
 {
+	/* run and finished (cascades included): did it change our catalog? */
+	catalog_watch_executor_end(queryDesc);
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
@@ -142,6 +145,7 @@ mx_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		scheduler_after_utility(parsetree);
 	}
 	PG_END_TRY();
+	catalog_watch_utility(parsetree);
 	statement_end();
 }
 

@@ -102,6 +102,8 @@ BEGIN ATOMIC
     )
     SELECT day FROM days
      WHERE day < '10000-01-01 00:00:00+00'
+       -- on Citus the coordinator makes them for the cluster
+       AND NOT metrics_ex._citus_worker()
        AND NOT EXISTS (SELECT 1 FROM metrics_ex.partitions() x
                         WHERE x.lower_bound < day + interval '1 day' AND x.upper_bound > day)
      ORDER BY day;
@@ -157,6 +159,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT p.partition FROM metrics_ex.partitions() p
      WHERE p.upper_bound <= least(now() - metrics_ex._longest_retention(), (metrics_ex.watermarks()).done)
+       AND NOT metrics_ex._citus_worker()
      ORDER BY p.lower_bound;
 END;
 
@@ -221,6 +224,9 @@ DECLARE
     deleted bigint := 0;
     rollups_deleted bigint := 0;
 BEGIN
+    IF metrics_ex._citus_worker() THEN
+        RETURN jsonb_build_object('samples_deleted', 0, 'rollup_rows_deleted', 0);
+    END IF;
     FOR m IN SELECT id, coalesce(retention, default_keep) AS keep FROM metrics_ex.metrics
               WHERE coalesce(retention, default_keep) < longest LOOP
         DELETE FROM metrics_ex.samples s

@@ -250,8 +250,13 @@ DECLARE
     day_to timestamptz := date_bin('1 day', until, '1970-01-01 00:00:00+00');
     -- late deltas to merge (older ones wait for the next run if one arrives
     -- after this check: the statement below leaves them alone then)
-    late bool := EXISTS (SELECT 1 FROM metrics_ex.rollup_pending p WHERE p.bucket < since);
+    late bool;
 BEGIN
+    -- on Citus, statements that the shards run (distribute.sql)
+    IF metrics_ex._distributed() THEN
+        RETURN metrics_ex._build_rollups_distributed(since, until);
+    END IF;
+    late := EXISTS (SELECT 1 FROM metrics_ex.rollup_pending p WHERE p.bucket < since);
     EXECUTE format($q$
     WITH late AS (
         DELETE FROM metrics_ex.rollup_pending p WHERE p.bucket < $2 %s RETURNING *
@@ -266,27 +271,12 @@ BEGIN
     ), by_minute AS (%s
     ), by_hour AS (%s
     ), late_day AS (%s
-    ), by_series AS (
-        SELECT series_id, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
-               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
-               metrics_ex.bucket_counts(buckets) AS buckets
-          FROM by_hour GROUP BY 1
+    ), by_series AS (%s
     ), m AS (%s
     ), h AS (%s
     ), d AS (%s
-    ), t AS (
-        INSERT INTO metrics_ex.series_totals AS r SELECT * FROM by_series
-        ON CONFLICT (series_id) DO UPDATE SET
-            count = r.count + excluded.count, sum = metrics_ex.fadd(r.sum, excluded.sum),
-            last_ts = greatest(r.last_ts, excluded.last_ts),
-            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
-            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
-        RETURNING 1
-    ), w AS (
-        INSERT INTO metrics_ex.rollup_state AS s (key, published, done) VALUES ('watermark', $2, $2)
-        ON CONFLICT (key) DO UPDATE SET done = excluded.done,
-                                        published = greatest(s.published, excluded.done)
-        RETURNING 1
+    ), t AS (%s
+    ), w AS (%s
     )
     SELECT jsonb_build_object('samples', (SELECT coalesce(sum(count), 0) FROM raw WHERE NOT minute),
                               'late', (SELECT count(*) FROM late_kept),
@@ -317,25 +307,69 @@ BEGIN
         -- late deltas of days that were complete before this run: their day rows
         metrics_ex._merge_select_sql('(SELECT * FROM late_kept WHERE bucket < $4) x',
                                      $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$),
+        metrics_ex._by_series_sql('by_hour'),
         metrics_ex._merge_upsert_sql('rollup_minute', 'by_minute'),
         metrics_ex._merge_upsert_sql('rollup_hour', 'by_hour'),
-        metrics_ex._merge_upsert_sql('rollup_day', 'late_day'))
+        metrics_ex._merge_upsert_sql('rollup_day', 'late_day'),
+        metrics_ex._totals_upsert_sql('by_series'),
+        metrics_ex._done_upsert_sql())
     INTO result
     USING since, until,
           EXISTS (SELECT 1 FROM metrics_ex.metrics m WHERE m.minute_rollups_from IS NOT NULL),
           day_from;
 
     IF day_to > day_from THEN
-        -- the days completed by this run, from their hour rows
-        EXECUTE format($q$WITH d AS (%s) SELECT count(*) FROM d$q$,
-                       metrics_ex._merge_upsert_sql('rollup_day', format('(%s) y', metrics_ex._merge_select_sql(
-                           format('(SELECT * FROM metrics_ex.rollup_hour WHERE bucket >= %L AND bucket < %L) x',
-                                  day_from, day_to),
-                           $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$))))
-        INTO ndays;
+        ndays := metrics_ex._roll_days(day_from, day_to);
         result := jsonb_set(result, '{days}', to_jsonb((result ->> 'days')::bigint + ndays));
     END IF;
     RETURN result - 'done';
+END
+$$;
+
+-- The upsert of the series totals from rows "src" (series_id, count, sum,
+-- last_ts, last_value, buckets).
+CREATE FUNCTION metrics_ex._totals_upsert_sql(src text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN format($f$INSERT INTO metrics_ex.series_totals AS r SELECT * FROM %s
+        ON CONFLICT (series_id) DO UPDATE SET
+            count = r.count + excluded.count, sum = metrics_ex.fadd(r.sum, excluded.sum),
+            last_ts = greatest(r.last_ts, excluded.last_ts),
+            last_value = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last_value ELSE r.last_value END,
+            buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
+        RETURNING 1$f$, src);
+
+-- Hour rows "src" summed per series, as the totals take them.
+CREATE FUNCTION metrics_ex._by_series_sql(src text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN format($f$SELECT series_id, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
+               max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
+               metrics_ex.bucket_counts(buckets) AS buckets
+          FROM %s GROUP BY 1$f$, src);
+
+-- done := $2 (the run's until).
+CREATE FUNCTION metrics_ex._done_upsert_sql() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN $f$INSERT INTO metrics_ex.rollup_state AS s (key, published, done) VALUES ('watermark', $2, $2)
+        ON CONFLICT (key) DO UPDATE SET done = excluded.done,
+                                        published = greatest(s.published, excluded.done)
+        RETURNING 1$f$;
+
+-- The day rows of the days [day_from, day_to) that a run completed, from
+-- their hour rows; returns how many.
+CREATE FUNCTION metrics_ex._roll_days(day_from timestamptz, day_to timestamptz) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ndays bigint;
+BEGIN
+    EXECUTE format($q$WITH d AS (%s) SELECT count(*) FROM d$q$,
+                   metrics_ex._merge_upsert_sql('rollup_day', format('(%s) y', metrics_ex._merge_select_sql(
+                       format('(SELECT * FROM metrics_ex.rollup_hour WHERE bucket >= %L AND bucket < %L) x',
+                              day_from, day_to),
+                       $b$date_bin('1 day', bucket, '1970-01-01 00:00:00+00')$b$))))
+    INTO ndays;
+    RETURN ndays;
 END
 $$;
 
@@ -358,6 +392,10 @@ DECLARE
     more jsonb;
     old_timeout text := current_setting('lock_timeout');
 BEGIN
+    -- on Citus the coordinator rolls up for the cluster
+    IF metrics_ex._citus_worker() THEN
+        RETURN '{"skipped": "a Citus worker: the coordinator rolls up"}';
+    END IF;
     IF NOT pg_try_advisory_xact_lock(hashtext('metrics_ex.materialize')) THEN
         RETURN '{"skipped": "another materialize() is running"}';
     END IF;
@@ -407,4 +445,6 @@ SET search_path = pg_catalog, pg_temp
 RETURN coalesce(nullif(current_setting('metrics_ex.rollup_delay', true), '')::interval, interval '1 minute');
 
 REVOKE ALL ON FUNCTION metrics_ex._build_rollups(timestamptz, timestamptz), metrics_ex._rollup_delay(),
-    metrics_ex._raw_rollups(timestamptz, timestamptz) FROM PUBLIC;
+    metrics_ex._raw_rollups(timestamptz, timestamptz), metrics_ex._roll_days(timestamptz, timestamptz),
+    metrics_ex._totals_upsert_sql(text), metrics_ex._by_series_sql(text), metrics_ex._done_upsert_sql()
+    FROM PUBLIC;

@@ -32,6 +32,7 @@
 #include "utils/syscache.h"
 
 #include "catalog.h"
+#include "distributed.h"
 #include "maintenance/watermark.h"
 #include "metrics_ex.h"
 #include "series.h"
@@ -101,6 +102,8 @@ relcache_callback(Datum arg, Oid relid)
 		series_invalidate();
 		xact_ready = false;
 	}
+	/* is samples a Citus table? (one callback for both: slots are few) */
+	distributed_relcache_invalidated(relid);
 }
 
 void
@@ -212,6 +215,8 @@ catalog_begin_write_for(Oid role)
 	PreventCommandIfParallelMode("recording metrics");
 
 	catalog_lookup();
+	/* on Citus, the coordinator writes (distributed.c) */
+	distributed_check_writer();
 	/* the rollup watermark this transaction writes against (watermark.c) */
 	watermark_begin_write(extension_oid);
 	if (xact_checked_user == role)

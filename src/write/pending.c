@@ -6,7 +6,7 @@
  * min, max, the latest value, the values (for m2 and a ddsketch, made once
  * at flush) and bucket counts (histograms).  At statement end each entry
  * becomes one row of metrics_ex.rollup_pending, inserted directly like the
- * samples are.  A backfill of N late samples over S series spanning M
+ * samples are (on Citus, through the executor: distributed.c).  A backfill of N late samples over S series spanning M
  * minutes writes about S*M such rows, far fewer than N.
  */
 #include "postgres.h"
@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "distributed.h"
 #include "metrics_ex.h"
 #include "pending.h"
 #include "table_contract.h"
@@ -141,18 +142,19 @@ pending_flush(void)
 {
 	HASH_SEQ_STATUS seq;
 	PendingEntry *e;
-	Relation	rel;
+	bool		distributed;
+	Relation	rel = NULL;
 	Oid			relid;
-	BulkInsertState bistate;
-	CommandId	cid;
+	BulkInsertState bistate = NULL;
+	CommandId	cid = InvalidCommandId;
 	MemoryContext tmp,
 				old;
 	SubTransactionId current;
 	bool		kept = false;
 	AttrNumber	attnums[PENDING_NATTS];
-	int			natts;
-	Datum	   *tupvalues;
-	bool	   *tupnulls;
+	int			natts = 0;
+	Datum	   *tupvalues = NULL;
+	bool	   *tupnulls = NULL;
 
 	if (pending == NULL)
 		return;
@@ -163,17 +165,21 @@ pending_flush(void)
 	}
 	current = GetCurrentSubTransactionId();
 
-	relid = get_relname_relid("rollup_pending", get_namespace_oid(METRICS_EX_SCHEMA, false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "metrics_ex: relation metrics_ex.rollup_pending does not exist");
-	rel = table_open(relid, RowExclusiveLock);
-	/* rows go in without index or trigger maintenance: keep it that way */
-	table_contract_check(rel, pending_columns, PENDING_NATTS, false, attnums);
-	natts = RelationGetDescr(rel)->natts;
-	tupvalues = palloc(sizeof(Datum) * natts);
-	tupnulls = palloc(sizeof(bool) * natts);
-	bistate = GetBulkInsertState();
-	cid = GetCurrentCommandId(true);
+	distributed = distributed_mode();
+	if (!distributed)
+	{
+		relid = get_relname_relid("rollup_pending", get_namespace_oid(METRICS_EX_SCHEMA, false));
+		if (!OidIsValid(relid))
+			elog(ERROR, "metrics_ex: relation metrics_ex.rollup_pending does not exist");
+		rel = table_open(relid, RowExclusiveLock);
+		/* rows go in without index or trigger maintenance: keep it that way */
+		table_contract_check(rel, pending_columns, PENDING_NATTS, false, attnums);
+		natts = RelationGetDescr(rel)->natts;
+		tupvalues = palloc(sizeof(Datum) * natts);
+		tupnulls = palloc(sizeof(bool) * natts);
+		bistate = GetBulkInsertState();
+		cid = GetCurrentCommandId(true);
+	}
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "metrics_ex delta row",
 								ALLOCSET_DEFAULT_SIZES);
 
@@ -198,25 +204,35 @@ pending_flush(void)
 		pending_values -= e->acc.nvalues;
 		rollup_acc_finish(&e->acc, &values[2], &nulls[2]);
 
-		/* dropped columns stay NULL; ours go where the table has them */
-		memset(tupnulls, true, sizeof(bool) * natts);
-		for (int c = 0; c < (int) PENDING_NATTS; c++)
+		if (distributed)
+			distributed_add_delta(values, nulls, PENDING_NATTS);
+		else
 		{
-			tupvalues[attnums[c] - 1] = values[c];
-			tupnulls[attnums[c] - 1] = nulls[c];
+			/* dropped columns stay NULL; ours go where the table has them */
+			memset(tupnulls, true, sizeof(bool) * natts);
+			for (int c = 0; c < (int) PENDING_NATTS; c++)
+			{
+				tupvalues[attnums[c] - 1] = values[c];
+				tupnulls[attnums[c] - 1] = nulls[c];
+			}
+			tuple = heap_form_tuple(RelationGetDescr(rel), tupvalues, tupnulls);
+			heap_insert(rel, tuple, cid, 0, bistate);
 		}
-		tuple = heap_form_tuple(RelationGetDescr(rel), tupvalues, tupnulls);
-		heap_insert(rel, tuple, cid, 0, bistate);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(tmp);
 		(void) hash_search(pending, &e->key, HASH_REMOVE, NULL);
 	}
 
 	MemoryContextDelete(tmp);
-	pfree(tupvalues);
-	pfree(tupnulls);
-	FreeBulkInsertState(bistate);
-	table_close(rel, NoLock);
+	if (distributed)
+		distributed_flush_deltas();
+	else
+	{
+		pfree(tupvalues);
+		pfree(tupnulls);
+		FreeBulkInsertState(bistate);
+		table_close(rel, NoLock);
+	}
 	if (kept)
 		memset(recent, 0, sizeof(RecentEntry) * RECENT_SIZE);
 	else

@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "distributed.h"
 #include "metrics_ex.h"
 #include "pending.h"
 #include "storage.h"
@@ -243,6 +244,7 @@ close_state(void)
 	closing = true;
 	PG_TRY();
 	{
+		distributed_flush_samples();
 		pending_flush();
 		if (ws != NULL)
 		{
@@ -342,6 +344,7 @@ void
 storage_pre_commit(void)
 {
 	close_state();
+	distributed_xact_end();
 }
 
 void
@@ -350,6 +353,7 @@ storage_xact_abort(void)
 	/* TopTransactionContext is going away with everything in it */
 	ws = NULL;
 	pending_forget();
+	distributed_xact_abort();
 	busy = false;
 	bulk_mode = false;
 }
@@ -364,6 +368,7 @@ storage_subxact_abort(SubTransactionId mySubid)
 	 */
 	busy = false;
 	pending_discard_sub(mySubid);
+	distributed_subxact_abort(mySubid);
 	if (bulk_mode && bulk_subid >= mySubid)
 		bulk_mode = false;
 	if (ws != NULL && ws->subid >= mySubid)
@@ -566,6 +571,12 @@ storage_insert(TimestampTz ts, int64 series_id, float8 value, Jsonb *lineage)
 	ResourceOwner save;
 	bool		buffer;
 
+	/* on Citus, through the executor (distributed.c) */
+	if (unlikely(distributed_mode()))
+	{
+		distributed_add_sample(ts, series_id, value, lineage);
+		return;
+	}
 	busy = true;
 	p = partition_for(ts);
 	buffer = bulk_mode && GetCurrentSubTransactionId() == bulk_subid;
