@@ -287,8 +287,10 @@ $f$;
 """
 
 
-def setup_sql():
+def setup_sql(distribute=0):
     sql = SETUP % {'keep': lit(DEFAULT_KEEP[0])}
+    if distribute:      # on a Citus coordinator (test/e2e_citus.sh): before any write
+        sql = sql.replace('COMMIT;\n', f'COMMIT;\nSELECT metrics_ex.distribute({int(distribute)});\n', 1)
     for name, (kind, buckets) in METRICS.items():
         b = f", buckets => '{{{','.join(map(str, buckets))}}}'" if buckets else ''
         sql += f"SELECT metrics_ex.define({lit(name)}, {lit(kind)}{b});\n"
@@ -648,13 +650,15 @@ def main():
     ap.add_argument('--batches', type=int, default=120, help='write batches')
     ap.add_argument('--show', type=int, default=3, help='mismatching rows shown per call')
     ap.add_argument('--detail', type=int, default=60, help='failing calls shown with their rows')
+    ap.add_argument('--distribute', type=int, default=0, metavar='SHARDS',
+                    help='on a Citus coordinator: distribute() into SHARDS shards before writing')
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     print(f'seed {args.seed}, {args.cases} cases, {args.batches} write batches '
           f'(replay: python3 test/differential.py --db DB --seed {args.seed} --cases {args.cases} '
           f'--batches {args.batches})')
     t0 = time.time()
-    psql(args.db, setup_sql())
+    psql(args.db, setup_sql(args.distribute))
     now0 = int(psql(args.db, "SELECT (extract(epoch FROM now()) * 1000000)::bigint").strip())
     w = Writer(rnd, now0)
     for script in w.sessions(args.batches):

@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium and a font: test/e2e_page.sh loads the endpoint's page in a browser
+# chromium and a font: test/e2e_page.sh loads the endpoint's page in a browser;
+# the -dev libraries: Citus' build (test/citus_build.sh, for test/e2e_citus.sh)
 packages=(make gcc python3 postgresql-15 postgresql-server-dev-15 postgresql-contrib
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
           postgresql-15-pgaudit prometheus postgresql-15-tdigest zlib1g-dev curl
-          chromium fonts-dejavu-core)
+          chromium fonts-dejavu-core
+          liblz4-dev libzstd-dev libcurl4-openssl-dev libkrb5-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -46,9 +46,11 @@ COMMENT ON TABLE metrics_ex.raw_horizon IS
 CREATE FUNCTION metrics_ex._raw_from(mid int) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (SELECT coalesce(max(h.kept_from), '-infinity') FROM metrics_ex.raw_horizon h
-         WHERE h.metric_id = mid
-            OR h.metric_id = 0 AND h.cut_at >= (SELECT m.created_at FROM metrics_ex.metrics m WHERE m.id = mid));
+BEGIN ATOMIC
+    SELECT coalesce(max(h.kept_from), '-infinity') FROM metrics_ex.raw_horizon h
+     WHERE h.metric_id = mid
+        OR h.metric_id = 0 AND h.cut_at >= (SELECT m.created_at FROM metrics_ex.metrics m WHERE m.id = mid);
+END;
 
 CREATE FUNCTION metrics_ex._cut_raw(mid int, cut timestamptz) RETURNS void
 LANGUAGE sql VOLATILE
@@ -76,7 +78,9 @@ RETURN coalesce(nullif(current_setting('metrics_ex.maintenance_lock_timeout', tr
 CREATE FUNCTION metrics_ex._longest_retention() RETURNS interval
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN (SELECT greatest(metrics_ex.default_retention(), max(m.retention)) FROM metrics_ex.metrics m);
+BEGIN ATOMIC
+    SELECT greatest(metrics_ex.default_retention(), max(m.retention)) FROM metrics_ex.metrics m;
+END;
 
 -- The UTC days that want a partition now, earliest first: today and the
 -- next metrics_ex.partitions_ahead days, and the days of samples waiting in

@@ -429,7 +429,9 @@ $$;
 CREATE FUNCTION metrics_ex._metric_id(name text) RETURNS int
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (SELECT id FROM metrics_ex.metrics m WHERE m.name = _metric_id.name);
+BEGIN ATOMIC
+    SELECT id FROM metrics_ex.metrics m WHERE m.name = _metric_id.name;
+END;
 
 -- query: one aggregate per group, ordered by labels.
 CREATE FUNCTION metrics_ex.query(

@@ -117,9 +117,10 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 	char	   *namestr;
 	MetricKind	kind;
 	OwnerContext oc;
-	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8ARRAYOID, INT4OID, BOOLOID};
-	Datum		args[7];
-	char		nulls[7];
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8ARRAYOID, INT4OID, BOOLOID,
+	TIMESTAMPTZOID};
+	Datum		args[8];
+	char		nulls[8];
 	bool		isnull;
 
 	if (PG_ARGISNULL(0))
@@ -202,11 +203,16 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 	/*
 	 * Minute rollups start at the rollup watermark: rows before it were
 	 * rolled up without them, and queries must not look for them there.
+	 * (Read first: Citus takes no subquery in an INSERT's VALUES.)
 	 */
+	if (SPI_execute("SELECT w.done FROM metrics_ex.watermarks() w", false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "metrics_ex: could not read the rollup watermark");
+	args[7] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	nulls[7] = ' ';
 	if (SPI_execute_with_args("INSERT INTO metrics_ex.metrics AS m "
 							  "(name, kind, help, unit, buckets, max_series, minute_rollups_from) "
-							  "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN "
-							  "(SELECT w.done FROM metrics_ex.watermarks() w) END) "
+							  "VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN $8 END) "
 							  "ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, "
 							  "help = coalesce(EXCLUDED.help, m.help), "
 							  "unit = coalesce(EXCLUDED.unit, m.unit), "
@@ -215,7 +221,7 @@ metrics_ex_define(PG_FUNCTION_ARGS)
 							  "max_series = coalesce(EXCLUDED.max_series, m.max_series), "
 							  "minute_rollups_from = CASE WHEN $7 IS NULL THEN m.minute_rollups_from "
 							  "WHEN $7 THEN coalesce(m.minute_rollups_from, EXCLUDED.minute_rollups_from) END",
-							  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+							  8, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "metrics_ex: could not define metric \"%s\"", namestr);
 	owner_end(&oc);
 

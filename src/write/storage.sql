@@ -97,13 +97,16 @@ CREATE TABLE metrics_ex.settings (
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.settings', '');
 
 -- The default raw retention: set_retention(NULL, ...) if it was called,
--- else the metrics_ex.retention setting.
+-- else the metrics_ex.retention setting.  (A SELECT, not RETURN: Citus 12.1
+-- cannot run a RETURN body that reads a Citus table; see distribute.sql.)
 CREATE FUNCTION metrics_ex.default_retention() RETURNS interval
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN coalesce((SELECT value::interval FROM metrics_ex.settings WHERE key = 'retention'),
-                nullif(current_setting('metrics_ex.retention', true), '')::interval,
-                interval '24 hours');
+BEGIN ATOMIC
+    SELECT coalesce((SELECT value::interval FROM metrics_ex.settings WHERE key = 'retention'),
+                    nullif(current_setting('metrics_ex.retention', true), '')::interval,
+                    interval '24 hours');
+END;
 
 -- Backends cache metric and series ids; a change other than an insert to
 -- these tables tells every backend to flush its cache.
