@@ -17,6 +17,7 @@ SQL_FILES = \
 	src/write/ingest.sql \
 	src/read/points.sql \
 	src/sketch/fsum.sql \
+	src/sketch/xsum.sql \
 	src/sketch/stats.sql \
 	src/sketch/tdigest.sql \
 	src/sketch/ddsketch.sql \

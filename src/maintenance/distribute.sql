@@ -152,9 +152,13 @@ BEGIN
                  $c$SELECT coalesce((SELECT extversion FROM pg_catalog.pg_extension
                                       WHERE extname = 'metrics_ex'), 'none')$c$) LOOP
         IF NOT w.success OR w.result IS DISTINCT FROM ours THEN
-            RAISE EXCEPTION 'Citus worker %:% has metrics_ex %', w.nodename, w.nodeport,
-                CASE WHEN NOT w.success THEN '(could not ask: ' || w.result || ')'
-                     WHEN w.result = 'none' THEN 'not installed' ELSE 'version ' || w.result END
+            RAISE EXCEPTION '%', CASE WHEN NOT w.success
+                                      THEN format('could not ask Citus worker %s:%s for its metrics_ex: %s',
+                                                  w.nodename, w.nodeport, w.result)
+                                      WHEN w.result = 'none'
+                                      THEN format('Citus worker %s:%s does not have metrics_ex', w.nodename, w.nodeport)
+                                      ELSE format('Citus worker %s:%s has metrics_ex %s, the coordinator %s',
+                                                  w.nodename, w.nodeport, w.result, ours) END
                 USING ERRCODE = '55000',
                       HINT = format('Every node needs metrics_ex %s: install the library there and CREATE EXTENSION metrics_ex (on the coordinator, Citus creates it on the workers that have it).', ours);
         END IF;
@@ -246,11 +250,15 @@ BEGIN
     END LOOP;
 
     -- Citus takes no table with triggers; the hooks see those changes now
-    -- (catalog_watch.c).  Making metrics a reference table while series,
-    -- which refers to it, is still local would turn series into a Citus
-    -- local table, which an extension's table cannot become: the key goes
-    -- and comes back once both are reference tables (on every shard and on
-    -- the workers, whose copies of the extension still have it).
+    -- (catalog_watch.c).  The foreign key from series to metrics goes too:
+    -- Citus refuses to modify a reference table that a key refers to after
+    -- a parallel query in the same transaction (a read, or the write path's
+    -- own flush of samples), so no new metric could be made then; and
+    -- making metrics a reference table while series still refers to it
+    -- would turn series into a Citus local table, which an extension's
+    -- table cannot become.  Its ON DELETE CASCADE is done by the hooks
+    -- instead (distributed_cascade()).  The workers' copies of the
+    -- extension have the key as well: the DROP below reaches them.
     DROP TRIGGER IF EXISTS metrics_invalidate ON metrics_ex.metrics;
     DROP TRIGGER IF EXISTS series_invalidate ON metrics_ex.series;
     ALTER TABLE metrics_ex.series DROP CONSTRAINT series_metric_id_fkey;
@@ -258,13 +266,19 @@ BEGIN
         PERFORM create_reference_table(format('metrics_ex.%I', t)::regclass);
     END LOOP;
     ALTER TABLE metrics_ex.series DROP CONSTRAINT IF EXISTS series_metric_id_fkey;
-    ALTER TABLE metrics_ex.series ADD CONSTRAINT series_metric_id_fkey
-        FOREIGN KEY (metric_id) REFERENCES metrics_ex.metrics (id) ON DELETE CASCADE;
 
     PERFORM create_distributed_table('metrics_ex.samples', 'series_id', shard_count => shard_count);
     FOREACH t IN ARRAY (metrics_ex._distributed_tables())[2:] LOOP
         PERFORM create_distributed_table(format('metrics_ex.%I', t)::regclass, 'series_id',
                                          colocate_with => 'metrics_ex.samples');
+    END LOOP;
+    -- Citus copied the rows into the shards and left the coordinator's on
+    -- disk, unseen; they must go: ATTACH PARTITION (retention) checks the
+    -- default partition's rows here
+    FOR r IN SELECT p.logicalrelid AS rel FROM pg_dist_partition p
+              WHERE p.logicalrelid::regclass::text LIKE 'metrics\_ex.%'
+                AND NOT EXISTS (SELECT 1 FROM pg_partitioned_table pt WHERE pt.partrelid = p.logicalrelid) LOOP
+        PERFORM truncate_local_data_after_distributing_table(r.rel);
     END LOOP;
     RETURN jsonb_build_object('shard_count', shard_count, 'samples', nsamples,
                               'distributed', to_jsonb(metrics_ex._distributed_tables()),

@@ -338,10 +338,11 @@ RETURN format($f$INSERT INTO metrics_ex.series_totals AS r SELECT * FROM %s
             buckets = metrics_ex.bucket_counts_combine(r.buckets, excluded.buckets)
         RETURNING 1$f$, src);
 
--- Hour rows "src" summed per series, as the totals take them.
+-- Hour rows "src" summed per series, as the totals take them (exactly: the
+-- same bits in whatever order the rows come, on one node or on Citus).
 CREATE FUNCTION metrics_ex._by_series_sql(src text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN format($f$SELECT series_id, sum(count)::bigint AS count, metrics_ex.fsum(sum) AS sum,
+RETURN format($f$SELECT series_id, sum(count)::bigint AS count, metrics_ex.xsum(sum) AS sum,
                max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value,
                metrics_ex.bucket_counts(buckets) AS buckets
           FROM %s GROUP BY 1$f$, src);

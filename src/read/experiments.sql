@@ -40,12 +40,16 @@ CREATE INDEX series_experiment_id ON metrics_ex.series ((tags OPERATOR(pg_catalo
 SELECT pg_catalog.pg_extension_config_dump('metrics_ex.experiment_registry', '');
 
 -- Every sample of an experiment: ts, metric name, kind, tags (with lineage
--- ids), value.
+-- ids), value.  (PL/pgSQL: Citus cannot plan the parameterized statement of
+-- an SQL function over its tables.)
 CREATE FUNCTION metrics_ex._experiment_samples(id uuid)
 RETURNS TABLE (ts timestamptz, name text, kind text, tags jsonb, value float8)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT s.ts, m.name, m.kind,
            CASE WHEN s.lineage IS NULL THEN se.tags ELSE se.tags || s.lineage END,
            s.value
@@ -54,7 +58,8 @@ BEGIN ATOMIC
       JOIN metrics_ex.samples s ON s.series_id = se.id
      WHERE se.tags ? 'experiment_id'
        AND (se.tags ->> 'experiment_id') = _experiment_samples.id::text;
-END;
+END
+$$;
 
 CREATE VIEW metrics_ex.experiments AS
     SELECT e.id, e.name, e.hypothesis, e.condition, e.tags, e.metadata, e.status,
@@ -332,7 +337,7 @@ COMMENT ON FUNCTION metrics_ex.delete_experiment(uuid, bool) IS
 --                count: requests with token counts (the most samples of the three)
 --   summary      total_events (the events counted), total_samples, time_range,
 --                duration_seconds (over every sample)
--- Sums and means beyond the float8 range are Infinity or NaN (fsum.sql),
+-- Sums and means are exact (xsum.sql); beyond the float8 range they are Infinity or NaN,
 -- which JSON shows as the strings "Infinity", "-Infinity" and "NaN".
 CREATE FUNCTION metrics_ex.calculate_metrics(id uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -353,12 +358,12 @@ BEGIN
                   FROM s WHERE s.name = 'experiment_events_total' AND s.tags ? 'event'
                  GROUP BY 1) e),
     lat AS (
-        SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_pop(s.value) AS sd,
+        SELECT count(*) AS n, metrics_ex.xavg(s.value) AS mean, metrics_ex.fstddev_pop(s.value) AS sd,
                min(s.value) AS lo, max(s.value) AS hi,
                percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY s.value) AS q
           FROM s WHERE s.name = 'latency_ms'),
     cst AS (
-        SELECT count(*) AS n, coalesce(metrics_ex.fsum(s.value), 0) AS total, metrics_ex.favg(s.value) AS mean,
+        SELECT count(*) AS n, coalesce(metrics_ex.xsum(s.value), 0) AS total, metrics_ex.xavg(s.value) AS mean,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY s.value) AS median
           FROM s WHERE s.name = 'cost_usd'),
     rel AS (
@@ -366,16 +371,16 @@ BEGIN
                (count(*) FILTER (WHERE s.value > 0))::float8 / nullif(count(*), 0) AS rate
           FROM s WHERE s.name = 'success'),
     tok AS (
-        SELECT coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_prompt'), 0) AS prompt,
-               coalesce(metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_completion'), 0) AS completion,
+        SELECT coalesce(metrics_ex.xsum(s.value) FILTER (WHERE s.name = 'tokens_prompt'), 0) AS prompt,
+               coalesce(metrics_ex.xsum(s.value) FILTER (WHERE s.name = 'tokens_completion'), 0) AS completion,
                count(*) FILTER (WHERE s.name = 'tokens_total') AS n_total,
                greatest(count(*) FILTER (WHERE s.name = 'tokens_prompt'),
                         count(*) FILTER (WHERE s.name = 'tokens_completion'),
                         count(*) FILTER (WHERE s.name = 'tokens_total')) AS requests,
-               metrics_ex.fsum(s.value) FILTER (WHERE s.name = 'tokens_total') AS total,
-               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_prompt') AS mean_prompt,
-               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_completion') AS mean_completion,
-               metrics_ex.favg(s.value) FILTER (WHERE s.name = 'tokens_total') AS mean_total,
+               metrics_ex.xsum(s.value) FILTER (WHERE s.name = 'tokens_total') AS total,
+               metrics_ex.xavg(s.value) FILTER (WHERE s.name = 'tokens_prompt') AS mean_prompt,
+               metrics_ex.xavg(s.value) FILTER (WHERE s.name = 'tokens_completion') AS mean_completion,
+               metrics_ex.xavg(s.value) FILTER (WHERE s.name = 'tokens_total') AS mean_total,
                count(*) AS n
           FROM s WHERE s.name IN ('tokens_prompt', 'tokens_completion', 'tokens_total'))
     SELECT jsonb_build_object(
@@ -455,11 +460,11 @@ BEGIN
         PERFORM metrics_ex._experiment_must_exist(ids[i]);
     END LOOP;
 
-    SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
+    SELECT count(*) AS n, metrics_ex.xavg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
       INTO b FROM metrics_ex._experiment_samples(ids[1]) s WHERE s.name = metric;
 
     FOR i IN 2 .. cardinality(ids) LOOP
-        SELECT count(*) AS n, metrics_ex.favg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
+        SELECT count(*) AS n, metrics_ex.xavg(s.value) AS mean, metrics_ex.fstddev_samp(s.value) AS sd
           INTO x FROM metrics_ex._experiment_samples(ids[i]) s WHERE s.name = metric;
         experiment_id := ids[i];
         SELECT e.name INTO name FROM metrics_ex.experiment_registry e WHERE e.id = ids[i];

@@ -97,8 +97,10 @@ RETURN CASE WHEN sd IS NULL THEN NULL
 -- (value, ts); mode 'unified' aggregates rows u of partial state (c count,
 -- s sum, mn, mx, lts/lv latest, m2, sk ddsketch) from rollups, late deltas
 -- and raw samples grouped.  seconds is an SQL expression for the length of the group's time
--- span (used by rate).  Sums and means use the f* functions (fsum.sql): a
--- sum beyond the float8 range is +-Infinity (or NaN), never an error.
+-- span (used by rate).  Sums and means use xsum() and xavg() (xsum.sql):
+-- the same bits however the rows are split (parallel workers, Citus shards)
+-- and in whatever order they come; a sum beyond the float8 range is
+-- +-Infinity (or NaN), never an error.
 CREATE FUNCTION metrics_ex._aggregate_sql(aggregation text, seconds text, mode text DEFAULT 'raw')
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -115,10 +117,10 @@ BEGIN
     END IF;
     CASE a
         WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c), 0)::float8' END;
-        WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(metrics_ex.fsum(x.value), 0)'
-                                    ELSE 'coalesce(metrics_ex.fsum(u.s), 0)' END;
-        WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'metrics_ex.favg(x.value)'
-                                            ELSE 'metrics_ex.fdiv(metrics_ex.fsum(u.s), nullif(sum(u.c), 0)::float8)' END;
+        WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(metrics_ex.xsum(x.value), 0)'
+                                    ELSE 'coalesce(metrics_ex.xsum(u.s), 0)' END;
+        WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'metrics_ex.xavg(x.value)'
+                                            ELSE 'metrics_ex.fdiv(metrics_ex.xsum(u.s), nullif(sum(u.c), 0)::float8)' END;
         WHEN 'min' THEN RETURN CASE WHEN raw THEN 'min(x.value)' ELSE 'min(u.mn)' END;
         WHEN 'max' THEN RETURN CASE WHEN raw THEN 'max(x.value)' ELSE 'max(u.mx)' END;
         -- a tie of ts goes to the sample written later (the later row)
@@ -126,7 +128,7 @@ BEGIN
                                      ELSE '(array_agg(u.lv ORDER BY u.lts DESC))[1]' END;
         WHEN 'stddev' THEN RETURN CASE WHEN raw THEN 'metrics_ex._stddev_fix(metrics_ex.fstddev_samp(x.value), min(x.value), max(x.value))'
                                        ELSE 'metrics_ex._stddev_fix(metrics_ex._stddev_merge(u.c, u.s, u.m2), min(u.mn), max(u.mx))' END;
-        WHEN 'rate' THEN RETURN format('metrics_ex.fdiv(coalesce(metrics_ex.fsum(%s), 0), %s)',
+        WHEN 'rate' THEN RETURN format('metrics_ex.fdiv(coalesce(metrics_ex.xsum(%s), 0), %s)',
                                        CASE WHEN raw THEN 'x.value' ELSE 'u.s' END, seconds);
         ELSE NULL;
     END CASE;
@@ -656,9 +658,9 @@ BEGIN
         SELECT s.tags,
                (array_agg(x.value ORDER BY x.ts DESC, x.ctid DESC))[1],
                count(*) FILTER (WHERE x.ts >= $6 - interval '1 minute'),
-               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
-               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),
-               coalesce(metrics_ex.favg(x.value) FILTER (WHERE x.ts >= $6 - interval '15 minutes'), 0)
+               coalesce(metrics_ex.xavg(x.value) FILTER (WHERE x.ts >= $6 - interval '1 minute'), 0),
+               coalesce(metrics_ex.xavg(x.value) FILTER (WHERE x.ts >= $6 - interval '5 minutes'), 0),
+               coalesce(metrics_ex.xavg(x.value) FILTER (WHERE x.ts >= $6 - interval '15 minutes'), 0)
         %s
         GROUP BY s.id, s.tags ORDER BY s.tags$q$, metrics_ex._samples_sql())
         USING mid, now() - horizon, now() + interval '1 microsecond', f.series_filter, f.lineage_filter, now();

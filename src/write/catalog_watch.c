@@ -17,7 +17,9 @@
  * data-modifying CTE on it (SELECT ... FOR UPDATE, which series.c runs to
  * count a metric's series, asks for UPDATE rights but updates nothing).  A foreign key's cascade from metrics to series is a statement of its
  * own, which the hook sees too (on Citus it runs in the shards, so a delete
- * of metrics counts as one of series as well).
+ * of metrics counts as one of series as well).  On Citus the series of
+ * deleted metrics are deleted here, at the end of the statement, as the
+ * foreign key's cascade would (distribute() drops the key).
  *
  * What follows is what the triggers did: the change becomes this
  * transaction's (series.c moves the dictionary's generation on at commit)
@@ -35,7 +37,9 @@
 #include "utils/lsyscache.h"
 
 #include "metrics_ex.h"
+#include "write/catalog.h"
 #include "write/catalog_watch.h"
+#include "write/distributed.h"
 #include "write/series.h"
 
 /* Which of our two tables relid is: 'm', 's' or 0. */
@@ -66,6 +70,13 @@ watched_table(Oid relid)
 static void
 table_changed(Oid relid, char which, bool removed)
 {
+	/* on Citus there is no foreign key to cascade with (distribute.sql) */
+	if (which == 'm' && removed)
+	{
+		catalog_lookup();
+		if (distributed_mode())
+			distributed_cascade();
+	}
 	if (which == 's' || removed)
 		series_catalog_changed();
 	CacheInvalidateRelcacheByRelid(relid);

@@ -174,6 +174,24 @@ metrics_ex_stop_writers(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * A statement deleted or truncated metrics: delete their series, as the
+ * foreign key's ON DELETE CASCADE does on one node (on Citus there is no
+ * key: distribute.sql says why).  As the tables' owner, like a cascade.
+ */
+void
+distributed_cascade(void)
+{
+	OwnerContext oc;
+
+	owner_begin(&oc);
+	if (SPI_execute("DELETE FROM metrics_ex.series s WHERE NOT EXISTS "
+					"(SELECT 1 FROM metrics_ex.metrics m WHERE m.id OPERATOR(pg_catalog.=) s.metric_id)",
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "metrics_ex: could not delete the series of deleted metrics");
+	owner_end(&oc);
+}
+
 static void
 ensure_buffer(void)
 {

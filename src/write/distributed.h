@@ -22,6 +22,9 @@ extern bool distributed_mode(void);
 /* catalog.c's relcache callback: relid (InvalidOid: any) was invalidated */
 extern void distributed_relcache_invalidated(Oid relid);
 
+/* Delete the series of deleted metrics (the foreign key's cascade). */
+extern void distributed_cascade(void);
+
 /* Writes go through the coordinator: an error on a Citus worker. */
 extern void distributed_check_writer(void);
 
