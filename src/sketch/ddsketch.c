@@ -71,7 +71,7 @@ struct DDSketch
 #define DD_PACKED 1
 
 /*
- * The compact stored form (DD_COMPACT), written since version 0.2: after
+ * The compact stored form (DD_COMPACT), what is stored now: after
  * the varlena header and the int32 flags, a byte stream of rel_err and, with
  * DD_HAS_Q, q (8 bytes each), count and zeros (varints), min and max (8
  * bytes each), the exact sum's nonzero limbs (first limb and number of limbs
@@ -79,7 +79,7 @@ struct DDSketch
  * number of nonzero buckets, the first one's index (zigzag varint) and
  * (gap to the previous index, count) varint pairs.  A rollup row's sketch
  * of a minute or an hour of values is a few bytes a bucket, where the packed
- * form (DD_PACKED, still read) took twelve.
+ * form (DD_PACKED, written by earlier builds and still read) took twelve.
  */
 #define DD_COMPACT 2
 #define DD_HAS_Q 4
