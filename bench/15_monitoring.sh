@@ -162,8 +162,8 @@ echo "one scrape from a new session: bare ${best_bare_new} ms, metrics_ex ${best
 # (the watermark it publishes is the minute after the last scrape, as it
 # would be in the present: every sample is rolled up, none was late)
 mapfile -t t < <(printf '%s\n' \
-    "SELECT set_config('metrics_ex.rollup_delay', (now() - $SINCE - ($SCRAPES + $ROUNDS) * interval '1 minute')::text, false)" \
-    "SELECT metrics_ex.materialize()" | timings)
+    "SELECT set_config('metrics_ex.rollup_delay', (now() - $SINCE - ($SCRAPES + $ROUNDS) * interval '1 minute')::text, false);" \
+    "SELECT metrics_ex.materialize();" | timings)
 maintenance_ms=${t[1]}
 [[ $(q -c "SELECT count(*) FROM metrics_ex.rollup_pending") == 0 ]] ||
     { echo "late deltas after an on-time load: the watermark was wrong" >&2; exit 1; }

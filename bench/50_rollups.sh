@@ -26,6 +26,8 @@ SELECT metrics_ex.alter_job(job, enabled => false) FROM metrics_ex.jobs;
 COMMIT;
 SET metrics_ex.rollup_delay = '30 days';
 SELECT metrics_ex.prune();
+-- the week's day partitions, as the scheduler would have made them day by day
+SELECT metrics_ex._create_day_partition(now() - d * interval '1 day') FROM generate_series(1, 8) d;
 SELECT setseed(0.5);
 COPY (SELECT 'bench_rollup_ms', round((random() * 100)::numeric, 2),
              '{"host": "host-' || i % $SERIES || '"}',

@@ -53,12 +53,15 @@ for _ in $(seq 50); do curl -sf -o /dev/null "$U" && break; sleep 0.2; done
 
 # 10,000 series through the write path: 40% counters, 30% gauges, 30%
 # histograms (11 buckets), 3 samples each, merged by materialize()
-q -c "INSERT INTO metrics_ex.ingest (name, value, tags)
+# (two minutes ago: before the rollup watermark materialize() publishes, so
+# that the series totals hold them)
+q -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
       SELECT CASE WHEN s % 10 < 4 THEN 'bench_http_requests_total'
                   WHEN s % 10 < 7 THEN 'bench_http_queue_depth'
                   ELSE 'bench_http_latency_seconds' END,
              (s * 7 + i) % 13 / 4.0,
-             '{\"instance\": \"host-' || s % 100 || '\", \"shard\": \"' || s / 100 || '\"}'
+             '{\"instance\": \"host-' || s % 100 || '\", \"shard\": \"' || s / 100 || '\"}',
+             now() - interval '2 minutes'
         FROM generate_series(0, 9999) s, generate_series(1, 3) i" >/dev/null
 q -c "SELECT metrics_ex.materialize()" >/dev/null
 # 100,000: nine copies of each series and its totals, made in SQL (new

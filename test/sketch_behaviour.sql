@@ -1,7 +1,7 @@
 -- pgTAP: behaviour and errors of the sketch types and percentile aggregates.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
-SELECT plan(43);
+SELECT plan(46);
 
 SET LOCAL search_path = public;
 CREATE TEMP TABLE tap_v AS SELECT x::float8 AS v FROM generate_series(1, 1000) x;
@@ -88,6 +88,23 @@ SELECT throws_ok($$SELECT 'compression=100 count=1 sum=1 min=1 max=1 centroids={
 SELECT throws_ok($$SELECT 'count=2 sum=1 min=2 max=1 mean=1 m2=0'::metrics_ex.stats$$, '22P02', NULL, 'stats min > max');
 SELECT throws_ok($$SELECT 'q=0.5 values={1,2'::metrics_ex.percentile_state$$, '22P02', NULL, 'unterminated values');
 SELECT throws_ok($$SELECT metrics_ex.quantiles(metrics_ex.tdigest(1), '{0.5,NULL}')$$, '22004', NULL, 'NULL in q array');
+
+-- the compact stored form of ddsketch: every kind of data reads back as it
+-- was written (text is the dense form), and takes a few bytes a bucket
+CREATE TEMP TABLE dd_forms AS
+SELECT g, metrics_ex.ddsketch(v) AS d, metrics_ex.ddsketch(v)::text AS t
+  FROM (SELECT g, CASE g % 5 WHEN 0 THEN (random() - 0.5) * 1e6 WHEN 1 THEN random() * 100
+                               WHEN 2 THEN 0 WHEN 3 THEN -random() * 1e-9 ELSE random() * 1e300 END AS v
+          FROM generate_series(1, 50) g, generate_series(1, 200) i) x
+ GROUP BY g;
+SELECT is_empty($$SELECT g FROM dd_forms WHERE d::text <> t OR t::metrics_ex.ddsketch::text <> t$$,
+                'stored ddsketches read back as written (text round trip)');
+SELECT is_empty($$SELECT g FROM dd_forms WHERE metrics_ex.quantiles(d, '{0,0.01,0.5,0.99,1}')
+                  IS DISTINCT FROM metrics_ex.quantiles(t::metrics_ex.ddsketch, '{0,0.01,0.5,0.99,1}')$$,
+                'and answer the same quantiles');
+-- 1..100 fill 100 buckets: the packed form took 12 bytes each and 80 more
+SELECT cmp_ok((SELECT pg_column_size(metrics_ex.ddsketch(x)) FROM generate_series(1, 100) x), '<', 400,
+              'in a few bytes a bucket');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -17,7 +17,8 @@ CREATE TABLE sa_td (id int, v metrics_ex.tdigest);
 INSERT INTO sa_td SELECT 1, metrics_ex.tdigest(x) FROM generate_series(20, 1, -1) x;
 INSERT INTO sa_td VALUES (2, metrics_ex.tdigest_add(metrics_ex.tdigest_add(metrics_ex.tdigest_add(NULL, 9), 1), 5));
 CREATE TABLE sa_dd (id int, v metrics_ex.ddsketch);
-INSERT INTO sa_dd SELECT 1, metrics_ex.ddsketch(x) FROM generate_series(20, 1, -1) x;
+-- (spread over both stores: the compact form of 20 small values is under 130 bytes)
+INSERT INTO sa_dd SELECT 1, metrics_ex.ddsketch(x * 1.5 - 7) FROM generate_series(60, 1, -1) x;
 INSERT INTO sa_dd VALUES (2, metrics_ex.ddsketch_add(metrics_ex.ddsketch_add(NULL, 9), -3)),
                          (3, metrics_ex.ddsketch_add_q(metrics_ex.ddsketch_add_q(NULL, 9, 0.5), 8, 0.5));
 CREATE TABLE sa_st (id int, v metrics_ex.stats);

@@ -46,16 +46,16 @@ ALTER TABLE metrics_ex.rollup_pending SET (autovacuum_vacuum_scale_factor = 0,
 COMMENT ON TABLE metrics_ex.rollup_pending IS
     'Deltas of late samples (older than the published watermark), merged by metrics_ex.materialize()';
 
--- The current hour's and day's rows grow with every run: leave room on
--- their pages so that the updates stay on the page (HOT).
+-- The current hour's row grows with every run: leave room on its pages so
+-- that the updates stay on the page (HOT).  Day rows are written once, when
+-- their day is over (late data aside).
 CREATE TABLE metrics_ex.rollup_minute (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
 CREATE TABLE metrics_ex.rollup_hour (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket))
     WITH (fillfactor = 90);
-CREATE TABLE metrics_ex.rollup_day (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket))
-    WITH (fillfactor = 90);
+CREATE TABLE metrics_ex.rollup_day (LIKE metrics_ex.rollup_pending, PRIMARY KEY (series_id, bucket));
 COMMENT ON TABLE metrics_ex.rollup_minute IS 'Per series and UTC minute, for metrics with minute rollups';
 COMMENT ON TABLE metrics_ex.rollup_hour IS 'Per series and UTC hour: count, sum, min, max, last, m2, ddsketch, buckets';
-COMMENT ON TABLE metrics_ex.rollup_day IS 'Per series and UTC day, merged from hours';
+COMMENT ON TABLE metrics_ex.rollup_day IS 'Per series and complete UTC day, merged from its hours';
 
 -- Where maintenance stands.  published: writers treat samples before it as
 -- late; done: rollups and totals hold every sample before it (the rest is

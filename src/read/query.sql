@@ -116,11 +116,12 @@ BEGIN
                     ELSE format('metrics_ex.quantile(metrics_ex.ddsketch(metrics_ex._sketch_of(u.c, u.s, u.sk)), %s)', q) END;
     END IF;
     CASE a
-        WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c), 0)::float8' END;
+        -- counts add as float8 (exact below 2^53): sum(bigint) would add numerics
+        WHEN 'count' THEN RETURN CASE WHEN raw THEN 'count(*)::float8' ELSE 'coalesce(sum(u.c::float8), 0)' END;
         WHEN 'sum' THEN RETURN CASE WHEN raw THEN 'coalesce(metrics_ex.xsum(x.value), 0)'
                                     ELSE 'coalesce(metrics_ex.xsum(u.s), 0)' END;
         WHEN 'mean', 'avg' THEN RETURN CASE WHEN raw THEN 'metrics_ex.xavg(x.value)'
-                                            ELSE 'metrics_ex.fdiv(metrics_ex.xsum(u.s), nullif(sum(u.c), 0)::float8)' END;
+                                            ELSE 'metrics_ex.fdiv(metrics_ex.xsum(u.s), nullif(sum(u.c::float8), 0))' END;
         WHEN 'min' THEN RETURN CASE WHEN raw THEN 'min(x.value)' ELSE 'min(u.mn)' END;
         WHEN 'max' THEN RETURN CASE WHEN raw THEN 'max(x.value)' ELSE 'max(u.mx)' END;
         -- a tie of ts goes to the sample written later (the later row)
@@ -392,9 +393,12 @@ $$;
 
 -- SQL expressions of the group_by keys: labels (jsonb), the '/'-joined key
 -- and the GROUP BY list.
+-- order_sql: the groups in the order of their labels (as jsonb orders the
+-- objects: keys by length then bytes, a missing tag first), without building
+-- and comparing jsonb for every row of the sort.
 CREATE FUNCTION metrics_ex._group_sql(group_by text[],
                                       OUT labels_sql text, OUT key_sql text, OUT group_sql text,
-                                      OUT uses_lineage bool)
+                                      OUT uses_lineage bool, OUT order_sql text)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -424,6 +428,9 @@ BEGIN
         key_sql := format('concat_ws(''/'', %s)',
                           (SELECT string_agg(format('coalesce(%s, '''')', e), ', ') FROM unnest(exprs) e));
         group_sql := array_to_string(exprs, ', ');
+        SELECT string_agg(x.e || ' NULLS FIRST', ', ' ORDER BY length(x.tag), x.tag COLLATE "C")
+          INTO order_sql
+          FROM unnest(exprs, group_by) x(e, tag);
     END IF;
 END
 $$;
@@ -467,7 +474,7 @@ BEGIN
                                      format('%s::float8', extract(epoch FROM r.range_until - r.range_since)), src.mode);
     sql := format('SELECT %s AS labels, %s AS value %s', g.labels_sql, agg, src.from_sql);
     IF g.group_sql IS NOT NULL THEN
-        sql := sql || format(' GROUP BY %s ORDER BY 1', g.group_sql);
+        sql := sql || format(' GROUP BY %s ORDER BY %s', g.group_sql, g.order_sql);
     END IF;
     RETURN QUERY EXECUTE sql USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
 END
@@ -613,7 +620,7 @@ BEGIN
                   CASE WHEN g.group_sql IS NULL THEN '''''' ELSE g.key_sql END, g.labels_sql,
                   array_to_string(parts, ', '), src.from_sql);
     IF g.group_sql IS NOT NULL THEN
-        sql := sql || format(' GROUP BY %s ORDER BY 1, 2', g.group_sql);
+        sql := sql || format(' GROUP BY %s ORDER BY %s', g.group_sql, g.order_sql);
     END IF;
     RETURN QUERY EXECUTE sql USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
 END

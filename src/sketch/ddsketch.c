@@ -70,6 +70,20 @@ struct DDSketch
  */
 #define DD_PACKED 1
 
+/*
+ * The compact stored form (DD_COMPACT), what is stored now: after
+ * the varlena header and the int32 flags, a byte stream of rel_err and, with
+ * DD_HAS_Q, q (8 bytes each), count and zeros (varints), min and max (8
+ * bytes each), the exact sum's nonzero limbs (first limb and number of limbs
+ * as bytes, each limb a zigzag varint), then per store, positive first, the
+ * number of nonzero buckets, the first one's index (zigzag varint) and
+ * (gap to the previous index, count) varint pairs.  A rollup row's sketch
+ * of a minute or an hour of values is a few bytes a bucket, where the packed
+ * form (DD_PACKED, written by earlier builds and still read) took twelve.
+ */
+#define DD_COMPACT 2
+#define DD_HAS_Q 4
+
 typedef struct DDPackedHead
 {
 	int32		vl_len_;
@@ -225,7 +239,86 @@ dd_relayout(const DDSketch *s, int32 pos_lo, int32 pos_cap, int32 neg_lo, int32 
 	return n;
 }
 
-/* The packed form of a compacted sketch, if smaller (see DD_PACKED). */
+/* ---- the compact stored form ---- */
+
+static inline char *
+put_varint(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
+static inline char *
+put_zigzag(char *p, int64 v)
+{
+	return put_varint(p, ((uint64) v << 1) ^ (uint64) (v >> 63));
+}
+
+static inline char *
+put_double(char *p, double v)
+{
+	memcpy(p, &v, sizeof(double));
+	return p + sizeof(double);
+}
+
+typedef struct CompactReader
+{
+	const char *p;
+	const char *end;
+} CompactReader;
+
+static void
+compact_corrupt(void)
+{
+	elog(ERROR, "metrics_ex: corrupt compact ddsketch");
+}
+
+static uint64
+get_varint(CompactReader *r)
+{
+	uint64		v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7)
+	{
+		uint8		b;
+
+		if (r->p >= r->end)
+			compact_corrupt();
+		b = (uint8) *r->p++;
+		v |= (uint64) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	compact_corrupt();
+	return 0;
+}
+
+static int64
+get_zigzag(CompactReader *r)
+{
+	uint64		v = get_varint(r);
+
+	return (int64) (v >> 1) ^ -(int64) (v & 1);
+}
+
+static double
+get_double(CompactReader *r)
+{
+	double		v;
+
+	if (r->end - r->p < (ptrdiff_t) sizeof(double))
+		compact_corrupt();
+	memcpy(&v, r->p, sizeof(double));
+	r->p += sizeof(double);
+	return v;
+}
+
+/* The compact form of a compacted sketch, if smaller (see DD_COMPACT). */
 static Datum
 dd_pack(DDSketch *s)
 {
@@ -233,11 +326,13 @@ dd_pack(DDSketch *s)
 				hi = -1;
 	int32		npos = 0,
 				nneg = 0;
-	Size		size;
+	Size		bound;
 	char	   *buf,
 			   *p;
-	DDPackedHead *h;
+	int32		flags = DD_COMPACT;
 
+	if (s->sum.pending != 0)
+		return PointerGetDatum(s);
 	for (int i = 0; i < XSUM_LIMBS; i++)
 		if (s->sum.limb[i] != 0)
 		{
@@ -251,48 +346,144 @@ dd_pack(DDSketch *s)
 	for (int i = 0; i < s->neg_cap; i++)
 		nneg += NEG_BINS(s)[i] != 0;
 
-	size = sizeof(DDPackedHead) + sizeof(int64) * (hi - lo + 1) +
-		(sizeof(int32) + sizeof(int64)) * ((Size) npos + nneg);
-	if (size >= VARSIZE(s) || s->sum.pending != 0)
-		return PointerGetDatum(s);
-
-	buf = palloc0(size);
-	h = (DDPackedHead *) buf;
-	SET_VARSIZE(h, size);
-	h->flags = DD_PACKED;
-	h->rel_err = s->rel_err;
-	h->inv_log_gamma = s->inv_log_gamma;
-	h->q = s->q;
-	h->count = s->count;
-	h->zeros = s->zeros;
-	h->min = s->min;
-	h->max = s->max;
-	h->limb_lo = lo;
-	h->nlimbs = hi - lo + 1;
-	h->npos = npos;
-	h->nneg = nneg;
-	p = buf + sizeof(DDPackedHead);
-	memcpy(p, &s->sum.limb[lo], sizeof(int64) * h->nlimbs);
-	p += sizeof(int64) * h->nlimbs;
+	/* at most: header, 4 doubles, 2 counts, the limbs, 2 stores of pairs */
+	bound = VARHDRSZ + sizeof(int32) + 4 * sizeof(double) + 2 * 10 + 2 + 10 * (hi - lo + 1) +
+		2 * (5 + 5) + 15 * ((Size) npos + nneg);
+	buf = palloc(bound);
+	p = buf + VARHDRSZ + sizeof(int32);
+	if (!isnan(s->q))
+		flags |= DD_HAS_Q;
+	memcpy(buf + VARHDRSZ, &flags, sizeof(int32));
+	p = put_double(p, s->rel_err);
+	if (flags & DD_HAS_Q)
+		p = put_double(p, s->q);
+	p = put_varint(p, (uint64) s->count);
+	p = put_varint(p, (uint64) s->zeros);
+	p = put_double(p, s->min);
+	p = put_double(p, s->max);
+	*p++ = (char) lo;
+	*p++ = (char) (hi - lo + 1);
+	for (int i = lo; i <= hi; i++)
+		p = put_zigzag(p, s->sum.limb[i]);
 	for (int neg = 0; neg < 2; neg++)
 	{
 		const uint64 *bins = neg ? NEG_BINS(s) : POS_BINS(s);
 		int32		cap = neg ? s->neg_cap : s->pos_cap;
 		int32		base = neg ? s->neg_lo : s->pos_lo;
+		int32		prev = 0;
+		bool		first = true;
 
+		p = put_varint(p, (uint64) (neg ? nneg : npos));
 		for (int32 i = 0; i < cap; i++)
 		{
 			int32		idx = base + i;
-			int64		n = (int64) bins[i];
 
-			if (n == 0)
+			if (bins[i] == 0)
 				continue;
-			memcpy(p, &idx, sizeof(int32));
-			memcpy(p + sizeof(int32), &n, sizeof(int64));
-			p += sizeof(int32) + sizeof(int64);
+			p = first ? put_zigzag(p, idx) : put_varint(p, (uint64) (idx - prev - 1));
+			p = put_varint(p, bins[i]);
+			prev = idx;
+			first = false;
+		}
+		Assert((Size) (p - buf) <= bound);
+	}
+	if ((Size) (p - buf) >= VARSIZE(s))
+	{
+		pfree(buf);
+		return PointerGetDatum(s);
+	}
+	SET_VARSIZE(buf, p - buf);
+	return PointerGetDatum(buf);
+}
+
+/* The dense sketch of a compact one. */
+static DDSketch *
+dd_uncompact(const char *data, Size size, int32 flags)
+{
+	CompactReader r = {data, data + size};
+	double		rel_err,
+				q = get_float8_nan();
+	int64		count,
+				zeros;
+	double		min,
+				max;
+	int			limb_lo,
+				nlimbs;
+	int64		limbs[XSUM_LIMBS];
+	int32		first[2] = {0, 0},
+				last[2] = {-1, -1};
+	int64		nbins[2];
+	CompactReader bins_at;
+	DDSketch   *out;
+
+	rel_err = get_double(&r);
+	if (flags & DD_HAS_Q)
+		q = get_double(&r);
+	count = (int64) get_varint(&r);
+	zeros = (int64) get_varint(&r);
+	min = get_double(&r);
+	max = get_double(&r);
+	if (r.end - r.p < 2)
+		compact_corrupt();
+	limb_lo = (uint8) *r.p++;
+	nlimbs = (uint8) *r.p++;
+	if (nlimbs < 1 || limb_lo + nlimbs > XSUM_LIMBS || !(rel_err >= DD_MIN_REL_ERR && rel_err <= DD_MAX_REL_ERR))
+		compact_corrupt();
+	for (int i = 0; i < nlimbs; i++)
+		limbs[i] = get_zigzag(&r);
+
+	/* first pass over the stores: their index ranges */
+	bins_at = r;
+	for (int neg = 0; neg < 2; neg++)
+	{
+		int64		idx = 0;
+
+		nbins[neg] = (int64) get_varint(&r);
+		if (nbins[neg] < 0 || nbins[neg] > INT32_MAX)
+			compact_corrupt();
+		for (int64 i = 0; i < nbins[neg]; i++)
+		{
+			idx = i == 0 ? get_zigzag(&r) : idx + 1 + (int64) get_varint(&r);
+			if (idx < INT32_MIN || idx > INT32_MAX)
+				compact_corrupt();
+			(void) get_varint(&r);
+			if (i == 0)
+				first[neg] = (int32) idx;
+			last[neg] = (int32) idx;
+		}
+		if (nbins[neg] > 0 && (int64) last[neg] - first[neg] > INT32_MAX / 16)
+			compact_corrupt();
+	}
+	if (r.p != r.end)
+		compact_corrupt();
+
+	out = dd_alloc(nbins[0] > 0 ? last[0] - first[0] + 1 : 0, nbins[1] > 0 ? last[1] - first[1] + 1 : 0);
+	out->rel_err = rel_err;
+	out->inv_log_gamma = dd_inv_log_gamma(rel_err);
+	out->q = q;
+	out->count = count;
+	out->zeros = zeros;
+	out->min = min;
+	out->max = max;
+	out->pos_lo = nbins[0] > 0 ? first[0] : 0;
+	out->neg_lo = nbins[1] > 0 ? first[1] : 0;
+	memcpy(&out->sum.limb[limb_lo], limbs, sizeof(int64) * nlimbs);
+	r = bins_at;
+	for (int neg = 0; neg < 2; neg++)
+	{
+		int64		idx = 0;
+
+		(void) get_varint(&r);
+		for (int64 i = 0; i < nbins[neg]; i++)
+		{
+			idx = i == 0 ? get_zigzag(&r) : idx + 1 + (int64) get_varint(&r);
+			if (neg)
+				NEG_BINS(out)[idx - out->neg_lo] = get_varint(&r);
+			else
+				POS_BINS(out)[idx - out->pos_lo] = get_varint(&r);
 		}
 	}
-	return PointerGetDatum(buf);
+	return out;
 }
 
 /* The dense sketch of a datum, unpacking a packed one. */
@@ -306,6 +497,9 @@ dd_detoast(Datum d)
 				hi[2] = {-1, -1};
 	DDSketch   *out;
 
+	if (VARSIZE(h) >= VARHDRSZ + sizeof(int32) && (h->flags & DD_COMPACT))
+		return dd_uncompact((const char *) h + VARHDRSZ + sizeof(int32),
+							VARSIZE(h) - VARHDRSZ - sizeof(int32), h->flags);
 	if (!(h->flags & DD_PACKED))
 		return s;
 	if (VARSIZE(h) < sizeof(DDPackedHead) || h->nlimbs < 0 || h->npos < 0 || h->nneg < 0 ||
