@@ -162,29 +162,54 @@ else tap_not_ok "every read function gives the single node's answers (exact; std
 fi
 
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
-# auto_explain shows the plans of the statements the read functions run;
-# each Task of a distributed aggregation must aggregate on its worker
-plans=$(q c -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
-            -c "SET auto_explain.log_nested_statements = on" -c "SET auto_explain.log_level = notice" \
-            -c "SET client_min_messages = notice" \
-            -c "SELECT count(*) FROM metrics_ex.query('cx_lat_ms', 'p95', '{host}', since => '2026-11-20', until => '2026-11-21')" \
-            -c "SELECT count(*) FROM metrics_ex.time_series('cx_bulk_total', 'minute', 'sum', since => '2026-11-20 12:00', until => '2026-11-20 13:00', group_by => '{instance}')" \
-            -c "SELECT count(*) FROM metrics_ex.rollup('cx_req_total', '{host}', '{count,mean,p99}', since => '2026-11-20', until => '2026-11-23')" 2>&1)
-echo "$plans" > "$work/plans.txt"
-if python3 - "$work/plans.txt" <<'PY'
+# test/citus.d/explain.sql builds the statements of query(), rollup() and
+# time_series() with their own builders and EXPLAINs them: each Task must
+# aggregate on its worker, so the coordinator combines partial states
+q c -f test/citus.d/explain.sql > "$work/explain.txt" 2>&1
+if python3 - "$work/explain.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-# the distributed plans of the statements over samples and rollups
-plans = [p for p in re.split(r'NOTICE:  duration: ', text)
-         if 'Custom Scan (Citus Adaptive)' in p and re.search(r'on (samples|rollup)_', p)]
-bad = [p for p in plans if not re.search(r'->  Task\s.*?->  (Partial |Finalize )?(Hash|Group)?Aggregate', p, re.S)]
-print(f'# {len(plans)} distributed plans, {len(bad)} without an aggregate in their tasks')
-for p in bad[:2]:
-    print('#   ' + p[:600].replace('\n', '\n#   '))
-sys.exit(0 if plans and not bad else 1)
+sections = re.split(r'^== ', text, flags=re.M)[1:]
+bad = 0
+for sec in sections:
+    title = sec.splitlines()[0]
+    lines = sec.splitlines()
+    # the first plan node under each Task's "Node:" line
+    firsts = [next((l.strip() for l in lines[i + 1:] if l.strip().startswith('->')), '')
+              for i, l in enumerate(lines) if l.strip().startswith('Node: host=')]
+    ok = ('Custom Scan (Citus Adaptive)' in sec and firsts and
+          all(re.match(r'->  (Partial |Finalize )?(Hash|Group|Mixed)?Aggregate', f) for f in firsts))
+    print(f'# {title}: {len(firsts)} task(s) shown, first nodes {sorted(set(f.split("  (")[0] for f in firsts))}')
+    bad += not ok
+sys.exit(1 if bad or len(sections) < 4 else 0)
 PY
-then tap_ok "EXPLAIN: each distributed aggregation of query(), time_series() and rollup() aggregates in its tasks"
-else tap_not_ok "EXPLAIN: each distributed aggregation of query(), time_series() and rollup() aggregates in its tasks"
+then tap_ok "EXPLAIN: the statements of query(), rollup() and time_series() aggregate in each task, on the workers"
+else tap_not_ok "EXPLAIN: the statements of query(), rollup() and time_series() aggregate in each task, on the workers"
+    sed 's/^/#   /' "$work/explain.txt" | head -60
+fi
+# the read functions themselves: every command the coordinator sends to a
+# shard of samples or rollups aggregates there (partial states, or whole
+# groups), none fetches rows to aggregate on the coordinator
+q c -c "SET citus.log_remote_commands = on" -c "SET client_min_messages = notice" \
+    -c "SELECT count(*) FROM metrics_ex.query('cx_lat_ms', 'p95', '{host}', since => '2026-11-20', until => '2026-11-21')" \
+    -c "SELECT count(*) FROM metrics_ex.query('cx_req_total', 'sum', '{host,code}', since => '2026-11-20', until => '2026-11-23')" \
+    -c "SELECT count(*) FROM metrics_ex.time_series('cx_bulk_total', 'minute', 'sum', since => '2026-11-20 12:00', until => '2026-11-20 13:00', group_by => '{instance}')" \
+    -c "SELECT count(*) FROM metrics_ex.time_series('cx_record', 'hour', 'p99', since => '2026-11-20', until => '2026-11-21', group_by => '{model}')" \
+    -c "SELECT count(*) FROM metrics_ex.rollup('cx_req_total', '{host}', '{count,mean,p99}', since => '2026-11-20', until => '2026-11-23')" \
+    > "$work/remote.txt" 2>&1
+if python3 - "$work/remote.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+cmds = [l[len('NOTICE:  issuing '):] for l in text.splitlines()
+        if l.startswith('NOTICE:  issuing ') and re.search(r'metrics_ex\.(samples\w*|rollup_\w+|series_totals)_\d+', l)]
+bad = [c for c in cmds if not re.search(r'worker_partial_agg|GROUP BY', c)]
+print(f'# {len(cmds)} commands on shards of samples and rollups, {len(bad)} without aggregation')
+for c in bad[:2]:
+    print('#   ' + c[:400].replace('\n', ' '))
+sys.exit(0 if cmds and not bad else 1)
+PY
+then tap_ok "query(), time_series() and rollup() send each shard an aggregation, never a fetch of rows"
+else tap_not_ok "query(), time_series() and rollup() send each shard an aggregation, never a fetch of rows"
 fi
 
 # ---- a delete in one session is seen by another ----------------------------

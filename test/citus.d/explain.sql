@@ -7,6 +7,7 @@
 \set ON_ERROR_STOP on
 \pset format unaligned
 \pset tuples_only on
+SET client_min_messages = error;  -- the temporary function stays on this node
 CREATE FUNCTION pg_temp.explain(name text, aggregations text[], group_by text[], width interval,
                                 since timestamptz, until timestamptz) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
@@ -30,11 +31,12 @@ BEGIN
     RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE) ' || sql USING mid, since, until, NULL::jsonb, NULL::jsonb;
 END
 $$;
+RESET client_min_messages;
 \echo == query(cx_lat_ms, p95, {host}): exact, from raw samples
 SELECT * FROM pg_temp.explain('cx_lat_ms', '{p95}', '{host}', NULL, '2026-11-20', '2026-11-21');
 \echo == rollup(cx_req_total, {host}, {count,mean,max}): from rollups, deltas and raw edges
 SELECT * FROM pg_temp.explain('cx_req_total', '{count,mean,max}', '{host}', NULL, '2026-11-20 00:30', '2026-11-23');
 \echo == time_series(cx_bulk_total, minute, sum, {instance})
 SELECT * FROM pg_temp.explain('cx_bulk_total', '{sum}', '{instance}', '1 minute', '2026-11-20 12:00', '2026-11-20 13:00');
-\echo == time_series(cx_lat_ms, hour, p99, {host}): from the stored sketches where raw samples are gone
+\echo == time_series(cx_record, hour, {p99,count}, {model}): from the stored sketches where raw samples are gone
 SELECT * FROM pg_temp.explain('cx_record', '{p99,count}', '{model}', '1 hour', '2026-11-20', '2026-11-21');
