@@ -161,6 +161,18 @@ then tap_ok "every read function gives the single node's answers (exact; stddev 
 else tap_not_ok "every read function gives the single node's answers (exact; stddev to 1e-12)"
 fi
 
+# ---- maintenance over many connections -----------------------------------
+# a slow build makes Citus open more connections per worker; forced here:
+# materialize() builds twice in one transaction over the same shards
+got=$(q c -c "SET citus.force_max_query_parallelization = on" \
+          -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+              SELECT 'cx_late_many', i, jsonb_build_object('i', (i % 40)::text), '2026-11-18 00:00:00+00'::timestamptz + i * interval '10 s'
+                FROM generate_series(1, 2000) i" \
+          -c "SELECT (metrics_ex.materialize() ->> 'late')::int >= 2000" \
+          -c "SELECT count(*), sum(value) FROM metrics_ex.query('cx_late_many', 'count', '{i}', since => '2026-11-18', until => '2026-11-19')" 2>&1 | tail -2 | tr '\n' ' ')
+[[ $got == "t 40|2000 " ]] && tap_ok "materialize() of late samples with a connection per shard task: every sample rolled up" \
+    || tap_not_ok "materialize() of late samples with a connection per shard task: every sample rolled up" "$got"
+
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
 # test/citus.d/explain.sql builds the statements of query(), rollup() and
 # time_series() with their own builders and EXPLAINs them: each Task must

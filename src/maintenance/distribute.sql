@@ -52,9 +52,15 @@ RETURN regexp_replace(upsert, '\s+RETURNING 1$', '');
 -- wait until this transaction ends, and every statement sees the same late
 -- samples and deltas.  Raw samples are read twice (hour rows, totals), and
 -- a third time for minute rows where a metric has them.
+-- One connection per worker: each statement joins colocated shards that an
+-- earlier one modified, and Citus cannot run a task over placements that
+-- were modified over several connections (materialize() by hand builds
+-- twice in one transaction; a slow build makes Citus open more connections).
 CREATE FUNCTION metrics_ex._build_rollups_distributed(since timestamptz, until timestamptz) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET citus.max_adaptive_executor_pool_size = 1
+SET citus.force_max_query_parallelization = off
 AS $$
 DECLARE
     day_from timestamptz := CASE WHEN since = '-infinity' THEN since
