@@ -4,7 +4,7 @@
 -- and against numeric sums of values that float8 holds exactly.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS metrics_ex;
-SELECT plan(24);
+SELECT plan(27);
 
 -- cancellation: 1e16 + 1 - 1e16 is 1 in every order (sum() loses the 1 in one)
 SELECT is(metrics_ex.xsum(x ORDER BY o), 1::float8, format('1e16, 1, -1e16 in order %s: exactly 1', o0))
@@ -55,6 +55,21 @@ SELECT ok(pg_temp.plan('SELECT metrics_ex.xsum(x), metrics_ex.xavg(x) FROM xsum_
           'xsum and xavg run as partial aggregates under Gather');
 SELECT is((SELECT metrics_ex.xsum(x) FROM xsum_par), (SELECT s FROM serial), 'a parallel xsum gives the serial bits');
 SELECT is((SELECT metrics_ex.xavg(x) FROM xsum_par), (SELECT a FROM serial), 'a parallel xavg gives the serial bits');
+
+-- the state: a few partials for everyday data, a full fixed-point sum near
+-- the top of the range; the same sums and the same text either way
+CREATE AGGREGATE pg_temp.xstate(float8) (sfunc = metrics_ex.xsum_add, stype = metrics_ex.xsum_state,
+                                         combinefunc = metrics_ex.xsum_combine);
+SELECT cmp_ok(pg_column_size(pg_temp.xstate(x)), '<=', 80, 'a state of 20,000 values over 80 bits of range is a few dozen bytes')
+  FROM v;
+SELECT is((SELECT metrics_ex.xsum(y ORDER BY o) FROM (SELECT x AS y, i AS o FROM v UNION ALL
+                                                    VALUES (-1.5e308::float8, -2), (1.5e308, -1)) w),
+          (SELECT metrics_ex.xsum(x) FROM v),
+          'with +-1.5e308 first (the full fixed-point form) the sum is the same bits');
+SELECT is((SELECT pg_temp.xstate(y ORDER BY o) FROM (SELECT x AS y, i AS o FROM v UNION ALL
+                                                   VALUES (-1.5e308::float8, -2), (1.5e308, -1)) w)::text,
+          regexp_replace((SELECT pg_temp.xstate(x) FROM v)::text, '^count=20000', 'count=20002'),
+          'and the same text form');
 
 -- NULLs, no rows, non-finite values
 SELECT is(metrics_ex.xsum(x), NULL, 'no rows: NULL, as sum()') FROM v WHERE false;

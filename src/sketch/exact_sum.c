@@ -111,6 +111,28 @@ xsum_magnitude(const ExactSum *s, ExactSum *mag)
 	return true;
 }
 
+/*
+ * The exact sum as doubles, one per nonzero digit with the sum's sign, in
+ * increasing magnitude; returns how many (at most XSUM_LIMBS).  Only for
+ * sums of magnitude below 2^1021, whose digits are all finite doubles.
+ */
+int
+xsum_to_doubles(const ExactSum *s, double *out)
+{
+	ExactSum	m;
+	bool		neg = xsum_magnitude(s, &m);
+	int			n = 0;
+
+	for (int i = 0; i < XSUM_LIMBS; i++)
+		if (m.limb[i] != 0)
+		{
+			double		d = ldexp((double) m.limb[i], 32 * i - 1074);
+
+			out[n++] = neg ? -d : d;
+		}
+	return n;
+}
+
 double
 xsum_to_double(const ExactSum *s)
 {

@@ -24,6 +24,7 @@ extern void xsum_add(ExactSum *s, double v);
 extern void xsum_add_sum(ExactSum *s, const ExactSum *other);
 extern void xsum_normalize(ExactSum *s);
 extern double xsum_to_double(const ExactSum *s);
+extern int	xsum_to_doubles(const ExactSum *s, double *out);
 extern void xsum_out(StringInfo buf, const ExactSum *s);
 extern void xsum_in(SketchParser *p, ExactSum *s);
 extern void xsum_send(StringInfo buf, const ExactSum *s);
