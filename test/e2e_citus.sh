@@ -152,7 +152,9 @@ for name in s:
         print(f'not ok - {name}: {len(rows_c)} lines on the coordinator, {len(rows_s)} on the single node')
         for x, y in zip(rows_c, rows_s):
             if x != y:
-                print(f'#   coordinator: {x[:300]}\n#   single node: {y[:300]}'); break
+                k = next((i for i, (a, b) in enumerate(zip(x, y)) if a != b), min(len(x), len(y)))
+                k = max(0, k - 120)
+                print(f'#   coordinator: ...{x[k:k + 300]}\n#   single node: ...{y[k:k + 300]}'); break
         else:
             print('#   ' + (rows_c[len(rows_s):] or rows_s[len(rows_c):] or ['(no rows)'])[0][:300])
 sys.exit(1 if bad else 0)

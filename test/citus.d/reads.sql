@@ -77,10 +77,12 @@ SELECT pg_temp.norm(regexp_replace(metrics_ex.openmetrics_text(), '^cx_measure_m
 SELECT metrics_ex.prometheus_text('cx_lat_ms');
 \echo == experiments
 SELECT name, condition, status, samples, samples_rejected FROM metrics_ex.experiments ORDER BY name;
-SELECT pg_temp.norm(metrics_ex.calculate_metrics(:'control')::text);
-SELECT pg_temp.norm(metrics_ex.calculate_metrics(:'treatment')::text);
 SELECT pg_temp.norm(x) FROM metrics_ex.export(:'control', 'csv') x;
 SELECT pg_temp.norm(x) FROM metrics_ex.export(:'treatment', 'jsonl') x;
+-- calculate_metrics() has standard deviations (sums of squares)
+\echo == ~ experiments: calculate_metrics
+SELECT pg_temp.norm(metrics_ex.calculate_metrics(:'control')::text);
+SELECT pg_temp.norm(metrics_ex.calculate_metrics(:'treatment')::text);
 \echo == ~ experiments: the statistical test
 SELECT n, mean, std_dev, baseline_n, baseline_mean, difference, t_statistic, degrees_of_freedom, p_value, cohens_d
   FROM metrics_ex.compare_experiments(ARRAY[:'control', :'treatment']::uuid[], 'latency_ms');
