@@ -24,6 +24,14 @@ for step in test/demo.d/*.sql; do
     psql -X -d demo -v ON_ERROR_STOP=1 -P pager=off -f "$step"
 done
 
+# the same store scaled out on Citus, on three nodes of its own that stop
+# when it ends (METRICS_EX_DEMO_CITUS=0 skips it; the first run builds Citus)
+if [[ ${METRICS_EX_DEMO_CITUS:-1} != 0 ]]; then
+    echo
+    echo "################ citus"
+    bash test/demo_citus.sh "$((port + 200))"
+fi
+
 cat <<MSG
 
 The demo cluster is still running.  Connect with:

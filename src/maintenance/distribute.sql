@@ -191,6 +191,8 @@ $$;
 CREATE FUNCTION metrics_ex.distribute(shard_count int DEFAULT 32) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- Citus' notices of each table's copy hint at a clean-up that distribute() does
+SET client_min_messages = warning
 AS $$
 DECLARE
     old_timeout text := current_setting('lock_timeout');
