@@ -173,6 +173,27 @@ got=$(q c -c "SET citus.force_max_query_parallelization = on" \
 [[ $got == "t 40|2000 " ]] && tap_ok "materialize() of late samples with a connection per shard task: every sample rolled up" \
     || tap_not_ok "materialize() of late samples with a connection per shard task: every sample rolled up" "$got"
 
+# ---- the write path's one connection per worker ---------------------------
+# each flush runs with Citus held to one connection per worker, scoped to
+# its INSERT: in a transaction whose reads use a connection per shard task,
+# with a statement of more than one flush (10,000 rows) and a savepoint
+# rolled back, every row is stored once, and the session's settings stay
+got=$(q c -c "SET citus.max_adaptive_executor_pool_size = 7" -c "BEGIN" \
+          -c "SET LOCAL citus.force_max_query_parallelization = on" \
+          -c "SELECT count(metrics_ex.gauge('cx_conn', 1, jsonb_build_object('i', (i % 40)::text), '2026-11-18 00:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_conn'" \
+          -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+              SELECT 'cx_conn', 2, jsonb_build_object('i', (i % 40)::text), '2026-11-18 00:00:00+00'::timestamptz + i * interval '1 s'
+                FROM generate_series(1, 12000) i" \
+          -c "SAVEPOINT a" -c "SELECT count(metrics_ex.gauge('cx_conn', 100, jsonb_build_object('i', i::text), '2026-11-18 01:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_conn'" -c "ROLLBACK TO a" \
+          -c "SELECT count(metrics_ex.gauge('cx_conn', 3, jsonb_build_object('i', i::text), '2026-11-18 02:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "COMMIT" -c "SELECT count(*), sum(value) FROM metrics_ex.points WHERE name = 'cx_conn'" \
+          -c "SHOW citus.max_adaptive_executor_pool_size" -c "SHOW citus.force_max_query_parallelization" 2>&1 | tr '\n' ' ')
+[[ $got == "40 40 40 12080 40 12080|24160 7 off " ]] \
+    && tap_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" \
+    || tap_not_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" "$got"
+
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
 # test/citus.d/explain.sql builds the statements of query(), rollup() and
 # time_series() with their own builders and EXPLAINs them: each Task must

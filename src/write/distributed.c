@@ -36,6 +36,7 @@
 #include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -248,12 +249,36 @@ prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 	return *plan;
 }
 
-/* Run an INSERT of n rows as the tables' owner; every row must go in. */
+/*
+ * Citus runs our INSERT ... SELECT as a COPY into the shards, by default over
+ * a new connection per shard (and 2PC over each), while it keeps only one
+ * connection per worker for the next transaction: every flush would open
+ * about one connection per shard.  Held to one connection per worker, Citus
+ * multiplexes the shards of a worker over it (and still uses the connection
+ * that an earlier statement of the transaction used for a shard).  Set in
+ * owner_begin()'s GUC level, so owner_end() restores the caller's values,
+ * as a function's SET clause would.
+ */
+static void
+one_connection_per_worker(void)
+{
+	(void) set_config_option("citus.max_adaptive_executor_pool_size", "1",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("citus.force_max_query_parallelization", "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Run an INSERT of n rows as the tables' owner (after owner_begin()); every
+ * row must go in.
+ */
 static void
 run_insert(SPIPlanPtr plan, Datum *args, uint64 n)
 {
 	bool		pushed = false;
 	int			ret;
+
+	one_connection_per_worker();
 
 	if (!ActiveSnapshotSet())
 	{
