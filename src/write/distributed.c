@@ -80,6 +80,7 @@ static Datum *deltas = NULL;
 static int	ndeltas = 0;
 static int	maxdeltas = 0;
 
+static SPIPlanPtr insert_sample = NULL;	/* one row */
 static SPIPlanPtr insert_samples = NULL;
 static SPIPlanPtr insert_deltas = NULL;
 
@@ -273,7 +274,7 @@ one_connection_per_worker(void)
  * row must go in.
  */
 static void
-run_insert(SPIPlanPtr plan, Datum *args, uint64 n)
+run_insert(SPIPlanPtr plan, Datum *args, const char *nulls, uint64 n)
 {
 	bool		pushed = false;
 	int			ret;
@@ -285,7 +286,7 @@ run_insert(SPIPlanPtr plan, Datum *args, uint64 n)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pushed = true;
 	}
-	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	ret = SPI_execute_plan(plan, args, nulls, false, 0);
 	if (ret != SPI_OK_INSERT || SPI_processed != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -341,7 +342,7 @@ distributed_flush_samples(void)
 		n++;
 	}
 	nsamples = kept;
-	if (n > 0)
+	if (n > 1)
 	{
 		dims[0] = n;
 		args[0] = PointerGetDatum(construct_array(ts, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -352,21 +353,42 @@ distributed_flush_samples(void)
 	}
 	MemoryContextSwitchTo(old);
 
-	if (n > 0)
+	if (n == 1)
+	{
+		/*
+		 * One row (a statement that called increment(), say): Citus routes
+		 * an INSERT ... VALUES straight to its shard, where INSERT ... SELECT
+		 * costs a COPY set up through the coordinator (about 2 ms more).
+		 */
+		char		nulls[4] = {' ', ' ', ' ', linnull[0] ? 'n' : ' '};
+		Oid			types[4] = {TIMESTAMPTZOID, INT8OID, FLOAT8OID, JSONBOID};
+
+		args[0] = ts[0];
+		args[1] = ids[0];
+		args[2] = vals[0];
+		args[3] = lin[0];
+		owner_begin(&oc);
+		prepare(&insert_sample,
+				"INSERT INTO metrics_ex.samples (ts, series_id, value, lineage) "
+				"VALUES ($1, $2, $3, $4)", 4, types);
+		run_insert(insert_sample, args, nulls, 1);
+		owner_end(&oc);
+	}
+	else if (n > 1)
 	{
 		owner_begin(&oc);
 		prepare(&insert_samples,
 				"INSERT INTO metrics_ex.samples (ts, series_id, value, lineage) "
 				"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
 				"pg_catalog.unnest($3), pg_catalog.unnest($4))", 4, argtypes);
-		run_insert(insert_samples, args, n);
+		run_insert(insert_samples, args, NULL, n);
 		owner_end(&oc);
 		for (int i = 0; i < 4; i++)
 			pfree(DatumGetPointer(args[i]));
-		for (int i = 0; i < n; i++)
-			if (!linnull[i])
-				pfree(DatumGetPointer(lin[i]));
 	}
+	for (int i = 0; i < n; i++)
+		if (!linnull[i])
+			pfree(DatumGetPointer(lin[i]));
 	pfree(ts);
 	pfree(ids);
 	pfree(vals);
@@ -464,7 +486,7 @@ distributed_flush_deltas(void)
 			"SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
 			"pg_catalog.unnest($3))",
 			3, argtypes);
-	run_insert(insert_deltas, args, n);
+	run_insert(insert_deltas, args, NULL, n);
 	owner_end(&oc);
 
 	MemoryContextReset(delta_cxt);
