@@ -194,6 +194,15 @@ got=$(q c -c "SET citus.max_adaptive_executor_pool_size = 7" -c "BEGIN" \
     && tap_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" \
     || tap_not_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" "$got"
 
+# ---- new series wait for their statement's end -----------------------------
+for n in c s; do q "$n" -f test/citus.d/series.sql > "$work/series_$n.out" 2>&1; done
+if diff "$work/series_c.out" "$work/series_s.out" >/dev/null && grep -q '^cs_inner|5|' "$work/series_s.out"; then
+    tap_ok "new series in rolled-back subtransactions, savepoints and at the limit: the single node's series and samples"
+else
+    tap_not_ok "new series in rolled-back subtransactions, savepoints and at the limit: the single node's series and samples"
+    diff "$work/series_c.out" "$work/series_s.out" | sed 's/^/#   /' | head -10
+fi
+
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
 # test/citus.d/explain.sql builds the statements of query(), rollup() and
 # time_series() with their own builders and EXPLAINs them: each Task must
