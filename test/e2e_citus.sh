@@ -203,6 +203,23 @@ else
     diff "$work/series_c.out" "$work/series_s.out" | sed 's/^/#   /' | head -10
 fi
 
+# two sessions making overlapping series at once: each series made once
+# (the second waits for the metric's lock, then finds the first's)
+q c -c "SELECT metrics_ex.define('cx_race', 'gauge')" >/dev/null
+for part in 0 1; do
+    q c -c "BEGIN" \
+        -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+            SELECT 'cx_race', 1, jsonb_build_object('k', i::text), '2026-11-18 00:00:00+00'
+              FROM generate_series($part * 200 + 1, $part * 200 + 300) i ORDER BY i * (1 - 2 * $part)" \
+        -c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null &
+done
+wait
+got=$(q c -c "SELECT (SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_race'),
+                     count(*), count(DISTINCT s.tags)
+                FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'cx_race'")
+[[ $got == "600|500|500" ]] && tap_ok "two sessions making overlapping series at once: 500 series, 600 samples" \
+    || tap_not_ok "two sessions making overlapping series at once: 500 series, 600 samples" "$got"
+
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
 # test/citus.d/explain.sql builds the statements of query(), rollup() and
 # time_series() with their own builders and EXPLAINs them: each Task must

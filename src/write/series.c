@@ -24,7 +24,9 @@
  * where an INSERT into the series reference table is a write on every node,
  * a series not committed once we hold the lock is ours to make: it takes its
  * id now and its row is written with the statement's samples, all new
- * series of a statement in one INSERT (distributed.c).  Statements
+ * series of a statement in one INSERT (distributed.c).  Once all the
+ * metric's series were read under the lock, a series neither cache knows is
+ * not looked for in the catalog (each look is a Citus query).  Statements
  * are prepared once per backend and kept; the plan cache re-plans them when
  * the tables change.
  *
@@ -60,6 +62,8 @@ typedef struct MetricSeries
 	int			misses;
 	bool		loaded;			/* all its series were read */
 	uint32		locked_in;		/* lock_epoch when its row was locked */
+	uint32		complete_in;	/* lock_epoch when all its series were read,
+								 * under that lock */
 	int32		max_series;		/* its own limit, 0: the setting */
 	int64		nseries;		/* series it has, counted under the lock */
 } MetricSeries;
@@ -240,6 +244,7 @@ metric_state(int32 metric_id)
 		ms->misses = 0;
 		ms->loaded = false;
 		ms->locked_in = 0;
+		ms->complete_in = 0;
 	}
 	return ms;
 }
@@ -308,11 +313,14 @@ load_metric(const MetricInfo *metric, MetricSeries *ms, uint64 generation)
 {
 	OwnerContext oc;
 	Datum		args[2] = {Int32GetDatum(metric->id), Int64GetDatum(LOAD_MAX)};
+	uint32		epoch = lock_epoch;
+	bool		complete;
 
 	ms->loaded = true;
 	begin_statements(&oc);
 	if (run_latest(PLAN_LOAD, args, 0) != SPI_OK_SELECT)
 		elog(ERROR, "metrics_ex: series load failed");
+	complete = SPI_processed < LOAD_MAX;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -323,9 +331,19 @@ load_metric(const MetricInfo *metric, MetricSeries *ms, uint64 generation)
 		SeriesKey	key;
 
 		make_key(&key, metric->id, false, (const char *) tags, VARSIZE(tags));
-		(void) remember(&key, (const char *) tags, id, generation, made_here, false, false);
+		if (remember(&key, (const char *) tags, id, generation, made_here, false, false) == NULL &&
+			!(shared_usable() && series_dict_find(&key, (const char *) tags, &id)))
+			complete = false;	/* neither cache took it (a hash collision) */
 	}
 	end_statements(&oc);
+
+	/*
+	 * Read while we hold the metric's lock, which every creator takes: until
+	 * the epoch moves (invalidations, the caches flushed, a subtransaction's
+	 * abort), a series that neither cache knows does not exist.
+	 */
+	if (complete && ms->locked_in == epoch && lock_epoch == epoch)
+		ms->complete_in = epoch;
 }
 
 static bool
@@ -401,8 +419,11 @@ series_from_catalog(const MetricInfo *metric, MetricSeries *ms, const SeriesKey 
 	}
 	if (distributed)
 	{
-		/* committed before we took the lock, or ours from an earlier flush */
-		if (find_latest(args, &id, made_here))
+		/*
+		 * committed before we took the lock, or ours from an earlier flush:
+		 * known already when all the metric's series were read under it
+		 */
+		if (ms->complete_in != lock_epoch && find_latest(args, &id, made_here))
 			goto done;
 		if ((id = distributed_new_series(key, metric->id, tags)) >= 0)
 		{
