@@ -63,7 +63,8 @@ typedef struct MetricSeries
 	bool		loaded;			/* all its series were read */
 	uint32		locked_in;		/* lock_epoch when its row was locked */
 	uint32		complete_in;	/* lock_epoch when all its series were read,
-								 * under that lock */
+								 * under that lock, into the caches ... */
+	uint64		complete_generation;	/* ... at this dictionary generation */
 	int32		max_series;		/* its own limit, 0: the setting */
 	int64		nseries;		/* series it has, counted under the lock */
 } MetricSeries;
@@ -340,10 +341,23 @@ load_metric(const MetricInfo *metric, MetricSeries *ms, uint64 generation)
 	/*
 	 * Read while we hold the metric's lock, which every creator takes: until
 	 * the epoch moves (invalidations, the caches flushed, a subtransaction's
-	 * abort), a series that neither cache knows does not exist.
+	 * abort) or the dictionary's generation does (it stops trusting its
+	 * entries, also when it is full), a series that neither cache knows does
+	 * not exist.
 	 */
 	if (complete && ms->locked_in == epoch && lock_epoch == epoch)
+	{
 		ms->complete_in = epoch;
+		ms->complete_generation = generation;
+	}
+}
+
+/* Are all the metric's series in the caches (see load_metric())? */
+static bool
+known_complete(const MetricSeries *ms)
+{
+	return ms->complete_in == lock_epoch &&
+		series_dict_generation() == ms->complete_generation;
 }
 
 static bool
@@ -423,7 +437,7 @@ series_from_catalog(const MetricInfo *metric, MetricSeries *ms, const SeriesKey 
 		 * committed before we took the lock, or ours from an earlier flush:
 		 * known already when all the metric's series were read under it
 		 */
-		if (ms->complete_in != lock_epoch && find_latest(args, &id, made_here))
+		if (!known_complete(ms) && find_latest(args, &id, made_here))
 			goto done;
 		if ((id = distributed_new_series(key, metric->id, tags)) >= 0)
 		{
