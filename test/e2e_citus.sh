@@ -175,6 +175,53 @@ got=$(q c -c "SET citus.force_max_query_parallelization = on" \
 [[ $got == "t 40|2000 " ]] && tap_ok "materialize() of late samples with a connection per shard task: every sample rolled up" \
     || tap_not_ok "materialize() of late samples with a connection per shard task: every sample rolled up" "$got"
 
+# ---- the write path's one connection per worker ---------------------------
+# each flush runs with Citus held to one connection per worker, scoped to
+# its INSERT: in a transaction whose reads use a connection per shard task,
+# with a statement of more than one flush (10,000 rows) and a savepoint
+# rolled back, every row is stored once, and the session's settings stay
+got=$(q c -c "SET citus.max_adaptive_executor_pool_size = 7" -c "BEGIN" \
+          -c "SET LOCAL citus.force_max_query_parallelization = on" \
+          -c "SELECT count(metrics_ex.gauge('cx_conn', 1, jsonb_build_object('i', (i % 40)::text), '2026-11-18 00:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_conn'" \
+          -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+              SELECT 'cx_conn', 2, jsonb_build_object('i', (i % 40)::text), '2026-11-18 00:00:00+00'::timestamptz + i * interval '1 s'
+                FROM generate_series(1, 12000) i" \
+          -c "SAVEPOINT a" -c "SELECT count(metrics_ex.gauge('cx_conn', 100, jsonb_build_object('i', i::text), '2026-11-18 01:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_conn'" -c "ROLLBACK TO a" \
+          -c "SELECT count(metrics_ex.gauge('cx_conn', 3, jsonb_build_object('i', i::text), '2026-11-18 02:00:00+00')) FROM generate_series(1, 40) i" \
+          -c "COMMIT" -c "SELECT count(*), sum(value) FROM metrics_ex.points WHERE name = 'cx_conn'" \
+          -c "SHOW citus.max_adaptive_executor_pool_size" -c "SHOW citus.force_max_query_parallelization" 2>&1 | tr '\n' ' ')
+[[ $got == "40 40 40 12080 40 12080|24160 7 off " ]] \
+    && tap_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" \
+    || tap_not_ok "writes around parallel reads, over 10,000 rows and in a rolled-back savepoint: every row once; the session's Citus settings kept" "$got"
+
+# ---- new series wait for their statement's end -----------------------------
+for n in c s; do q "$n" -f test/citus.d/series.sql > "$work/series_$n.out" 2>&1; done
+if diff "$work/series_c.out" "$work/series_s.out" >/dev/null && grep -q '^cs_inner|5|' "$work/series_s.out"; then
+    tap_ok "new series in rolled-back subtransactions, savepoints and at the limit: the single node's series and samples"
+else
+    tap_not_ok "new series in rolled-back subtransactions, savepoints and at the limit: the single node's series and samples"
+    diff "$work/series_c.out" "$work/series_s.out" | sed 's/^/#   /' | head -10
+fi
+
+# two sessions making overlapping series at once: each series made once
+# (the second waits for the metric's lock, then finds the first's)
+q c -c "SELECT metrics_ex.define('cx_race', 'gauge')" >/dev/null
+for part in 0 1; do
+    q c -c "BEGIN" \
+        -c "INSERT INTO metrics_ex.ingest (name, value, tags, ts)
+            SELECT 'cx_race', 1, jsonb_build_object('k', i::text), '2026-11-18 00:00:00+00'
+              FROM generate_series($part * 200 + 1, $part * 200 + 300) i ORDER BY i * (1 - 2 * $part)" \
+        -c "SELECT pg_sleep(0.5)" -c "COMMIT" >/dev/null &
+done
+wait
+got=$(q c -c "SELECT (SELECT count(*) FROM metrics_ex.points WHERE name = 'cx_race'),
+                     count(*), count(DISTINCT s.tags)
+                FROM metrics_ex.series s JOIN metrics_ex.metrics m ON m.id = s.metric_id WHERE m.name = 'cx_race'")
+[[ $got == "600|500|500" ]] && tap_ok "two sessions making overlapping series at once: 500 series, 600 samples" \
+    || tap_not_ok "two sessions making overlapping series at once: 500 series, 600 samples" "$got"
+
 # ---- EXPLAIN: the aggregations run on the workers --------------------------
 # test/citus.d/explain.sql builds the statements of query(), rollup() and
 # time_series() with their own builders and EXPLAINs them: each Task must

@@ -10,6 +10,7 @@
 
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
+#include "write/series_dict.h"
 
 /*
  * Is metrics_ex.samples a Citus table in this database?  Cheap: known from
@@ -28,13 +29,25 @@ extern void distributed_cascade(void);
 /* Writes go through the coordinator: an error on a Citus worker. */
 extern void distributed_check_writer(void);
 
+/*
+ * series.c, on Citus: a series made under its metric's row lock gets its id
+ * now and its row at the statement's end, with the samples.  -1: not taken
+ * (the caller inserts it).  Run as the owner.
+ */
+extern int64 distributed_new_series(const SeriesKey *key, int32 metric_id, Jsonb *tags);
+/* Such a series of key and bytes, not written yet? */
+extern bool distributed_pending_series(const SeriesKey *key, const char *bytes, int64 *id);
+/* How many of them the metric has */
+extern int64 distributed_count_pending_series(int32 metric_id);
+
 /* Buffer one sample of the statement (lineage may be NULL). */
 extern void distributed_add_sample(TimestampTz ts, int64 series_id, float8 value,
 								   Jsonb *lineage);
 
 /*
- * Write the buffered samples of the current subtransaction level and deeper
- * (statement end, before commit); an outer level's wait for its own.
+ * Write the buffered new series and samples of the current subtransaction
+ * level and deeper (statement end, before commit); an outer level's wait
+ * for its own.
  */
 extern void distributed_flush_samples(void);
 

@@ -20,7 +20,13 @@
  * series counted once under that lock and then counted here, so that the
  * limit stays exact with any number of concurrent creators (they wait for
  * the lock, and count what the holder made once it commits).  Each new
- * series is one INSERT ... ON CONFLICT DO NOTHING RETURNING id.  Statements
+ * series is one INSERT ... ON CONFLICT DO NOTHING RETURNING id.  On Citus,
+ * where an INSERT into the series reference table is a write on every node,
+ * a series not committed once we hold the lock is ours to make: it takes its
+ * id now and its row is written with the statement's samples, all new
+ * series of a statement in one INSERT (distributed.c).  Once all the
+ * metric's series were read under the lock, a series neither cache knows is
+ * not looked for in the catalog (each look is a Citus query).  Statements
  * are prepared once per backend and kept; the plan cache re-plans them when
  * the tables change.
  *
@@ -42,6 +48,7 @@
 #include "utils/snapmgr.h"
 
 #include "metrics_ex.h"
+#include "write/distributed.h"
 #include "write/series.h"
 #include "write/series_cache.h"
 #include "write/series_dict.h"
@@ -55,6 +62,9 @@ typedef struct MetricSeries
 	int			misses;
 	bool		loaded;			/* all its series were read */
 	uint32		locked_in;		/* lock_epoch when its row was locked */
+	uint32		complete_in;	/* lock_epoch when all its series were read,
+								 * under that lock, into the caches ... */
+	uint64		complete_generation;	/* ... at this dictionary generation */
 	int32		max_series;		/* its own limit, 0: the setting */
 	int64		nseries;		/* series it has, counted under the lock */
 } MetricSeries;
@@ -235,6 +245,7 @@ metric_state(int32 metric_id)
 		ms->misses = 0;
 		ms->loaded = false;
 		ms->locked_in = 0;
+		ms->complete_in = 0;
 	}
 	return ms;
 }
@@ -303,11 +314,14 @@ load_metric(const MetricInfo *metric, MetricSeries *ms, uint64 generation)
 {
 	OwnerContext oc;
 	Datum		args[2] = {Int32GetDatum(metric->id), Int64GetDatum(LOAD_MAX)};
+	uint32		epoch = lock_epoch;
+	bool		complete;
 
 	ms->loaded = true;
 	begin_statements(&oc);
 	if (run_latest(PLAN_LOAD, args, 0) != SPI_OK_SELECT)
 		elog(ERROR, "metrics_ex: series load failed");
+	complete = SPI_processed < LOAD_MAX;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -318,9 +332,32 @@ load_metric(const MetricInfo *metric, MetricSeries *ms, uint64 generation)
 		SeriesKey	key;
 
 		make_key(&key, metric->id, false, (const char *) tags, VARSIZE(tags));
-		(void) remember(&key, (const char *) tags, id, generation, made_here, false, false);
+		if (remember(&key, (const char *) tags, id, generation, made_here, false, false) == NULL &&
+			!(shared_usable() && series_dict_find(&key, (const char *) tags, &id)))
+			complete = false;	/* neither cache took it (a hash collision) */
 	}
 	end_statements(&oc);
+
+	/*
+	 * Read while we hold the metric's lock, which every creator takes: until
+	 * the epoch moves (invalidations, the caches flushed, a subtransaction's
+	 * abort) or the dictionary's generation does (it stops trusting its
+	 * entries, also when it is full), a series that neither cache knows does
+	 * not exist.
+	 */
+	if (complete && ms->locked_in == epoch && lock_epoch == epoch)
+	{
+		ms->complete_in = epoch;
+		ms->complete_generation = generation;
+	}
+}
+
+/* Are all the metric's series in the caches (see load_metric())? */
+static bool
+known_complete(const MetricSeries *ms)
+{
+	return ms->complete_in == lock_epoch &&
+		series_dict_generation() == ms->complete_generation;
 }
 
 static bool
@@ -336,14 +373,21 @@ find_latest(Datum *args, int64 *id, bool *made_here)
 
 /* Find the series in the catalog, or make it within the metric's limit. */
 static int64
-series_from_catalog(const MetricInfo *metric, MetricSeries *ms, Jsonb *tags,
-					bool *made_here)
+series_from_catalog(const MetricInfo *metric, MetricSeries *ms, const SeriesKey *key,
+					Jsonb *tags, bool *made_here)
 {
 	OwnerContext oc;
 	Datum		args[2] = {Int32GetDatum(metric->id), JsonbPGetDatum(tags)};
 	int64		id;
 	int32		limit;
+	bool		distributed = distributed_mode();
 
+	/* on Citus: made by this transaction, its row not written yet */
+	if (distributed && distributed_pending_series(key, (const char *) tags, &id))
+	{
+		*made_here = true;
+		return id;
+	}
 	begin_statements(&oc);
 	if (ms->locked_in != lock_epoch)
 	{
@@ -367,6 +411,8 @@ series_from_catalog(const MetricInfo *metric, MetricSeries *ms, Jsonb *tags,
 			elog(ERROR, "metrics_ex: series count failed");
 		ms->nseries = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
+		if (distributed)
+			ms->nseries += distributed_count_pending_series(metric->id);
 		ms->locked_in = epoch;
 	}
 
@@ -384,6 +430,21 @@ series_from_catalog(const MetricInfo *metric, MetricSeries *ms, Jsonb *tags,
 				 errmsg("metric has reached its limit of %d series; tags %s would make a new one",
 						limit, tagtext),
 				 errhint("Existing series keep recording.  Raise the limit with metrics_ex.define(name, kind, max_series => ...) or metrics_ex.max_series_per_metric, or move high-cardinality values to work_id, trace_id, plan_id or step_id.")));
+	}
+	if (distributed)
+	{
+		/*
+		 * committed before we took the lock, or ours from an earlier flush:
+		 * known already when all the metric's series were read under it
+		 */
+		if (!known_complete(ms) && find_latest(args, &id, made_here))
+			goto done;
+		if ((id = distributed_new_series(key, metric->id, tags)) >= 0)
+		{
+			*made_here = true;
+			ms->nseries++;
+			goto done;
+		}
 	}
 	if (SPI_execute_plan(plans[PLAN_INSERT], args, NULL, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "metrics_ex: series insert failed");
@@ -443,7 +504,7 @@ series_resolve(const MetricInfo *metric, Jsonb *tags, const char *text, Size tex
 					in_shared = shared_usable() && series_dict_find(&key, bytes, &id);
 			}
 			if (id < 0)
-				id = series_from_catalog(metric, ms, tags, &made_here);
+				id = series_from_catalog(metric, ms, &key, tags, &made_here);
 		}
 		if (e == NULL)
 			(void) remember(&key, bytes, id, generation, made_here, in_shared, true);

@@ -26,6 +26,9 @@ SELECT metrics_ex.record('cx_record', jsonb_build_object('value', i * 0.25, 'mod
   FROM generate_series(1, 120) i;
 SELECT metrics_ex.gauge('cx_minute', i % 17, '{"k": "v"}', '2026-11-20 10:00:00+00'::timestamptz + i * interval '20 seconds')
   FROM generate_series(1, 180) i;
+-- one sample per statement (on Citus a single-row INSERT, routed to its shard)
+SELECT metrics_ex.histogram('cx_lat_ms', 42.5, '{"host": "h1", "work_id": "w9"}', '2026-11-20 08:30:00+00');
+SELECT metrics_ex.gauge('cx_depth', 7, '{"queue": "q1"}', '2026-11-20 08:31:00+00');
 -- measure(): its value is a wall time, so only its count is compared
 SELECT metrics_ex.measure('cx_measure_ms', 'SELECT 1', '{"q": "one"}') FROM generate_series(1, 3);
 
