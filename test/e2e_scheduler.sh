@@ -77,11 +77,11 @@ check "and that scheduler comes back too" d_metrics \
 conn c_renamed -c "SELECT metrics_ex.add_job('sleepy', 'SELECT pg_sleep(30)', '1 second', timeout => '1 second')" >/dev/null
 check "a job over its time limit is cancelled and logged" c_renamed \
       "SELECT EXISTS (SELECT 1 FROM metrics_ex.job_runs WHERE job = 'sleepy' AND status = 'failed'
-                      AND error = 'the job ran longer than its timeout')" 20
+                      AND error = 'the job ran longer than its timeout')" 60
 conn c_renamed -c "SELECT metrics_ex.remove_job('sleepy')" >/dev/null
 
 conn d_metrics -c "SELECT metrics_ex.add_job('crashy', 'SELECT pg_sleep(600)', '1 second')" >/dev/null
-check "a long job is running" d_metrics "SELECT running_since IS NOT NULL FROM metrics_ex.jobs WHERE job = 'crashy'" 20
+check "a long job is running" d_metrics "SELECT running_since IS NOT NULL FROM metrics_ex.jobs WHERE job = 'crashy'" 60
 runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
 bash test/cluster.sh start "$dir" "$port"
 check "after a crash its run is recorded as crashed" d_metrics \
@@ -90,7 +90,7 @@ check "and it waits longer before the next try" d_metrics \
       "SELECT next_run > now() + interval '3 minutes' AND running_since IS NULL FROM metrics_ex.jobs WHERE job = 'crashy'"
 conn d_metrics -c "SELECT metrics_ex.remove_job('crashy')" >/dev/null
 
-check "materialize runs again after the restart" c_renamed "$ran" 30
+check "materialize runs again after the restart" c_renamed "$ran" 60
 PGAPPNAME=pg_restore conn c_renamed -c "SELECT pg_sleep(8)" >/dev/null &
 sleep 2
 before=$(conn c_renamed -c "SELECT count(*) FROM metrics_ex.job_runs")
