@@ -393,8 +393,10 @@ $$;
 
 -- SQL expressions of the group_by keys: labels (jsonb), the '/'-joined key
 -- and the GROUP BY list.
--- order_sql: the groups in the order of their labels (as jsonb orders the
--- objects: keys by length then bytes, a missing tag first), without building
+-- order_sql: the groups in the order of their labels (keys as jsonb orders
+-- them: by length then bytes; a missing tag first; values by bytes, not by
+-- the database's collation, so that the order is the same in every database
+-- and on every Citus node, and the sort compares bytes), without building
 -- and comparing jsonb for every row of the sort.
 CREATE FUNCTION metrics_ex._group_sql(group_by text[],
                                       OUT labels_sql text, OUT key_sql text, OUT group_sql text,
@@ -428,7 +430,7 @@ BEGIN
         key_sql := format('concat_ws(''/'', %s)',
                           (SELECT string_agg(format('coalesce(%s, '''')', e), ', ') FROM unnest(exprs) e));
         group_sql := array_to_string(exprs, ', ');
-        SELECT string_agg(x.e || ' NULLS FIRST', ', ' ORDER BY length(x.tag), x.tag COLLATE "C")
+        SELECT string_agg(x.e || ' COLLATE "C" NULLS FIRST', ', ' ORDER BY length(x.tag), x.tag COLLATE "C")
           INTO order_sql
           FROM unnest(exprs, group_by) x(e, tag);
     END IF;
@@ -547,7 +549,8 @@ BEGIN
                        width, CASE WHEN src.mode = 'raw' THEN 'x.ts' ELSE 'u.t' END, label, agg, src.from_sql,
                        CASE WHEN g.group_sql IS NULL THEN '' ELSE ', ' || g.group_sql END);
     IF fill_mode = 'none' THEN
-        RETURN QUERY EXECUTE format('SELECT t, m, v FROM (%s) d ORDER BY t, m', data_sql)
+        -- labels by bytes, as order_sql sorts them
+        RETURN QUERY EXECUTE format('SELECT t, m, v FROM (%s) d ORDER BY t, m COLLATE "C"', data_sql)
             USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter;
         RETURN;
     END IF;
@@ -569,7 +572,7 @@ BEGIN
                           WHEN %L = 'zero' THEN 0
                           WHEN %L = 'previous' THEN first_value(v) OVER (PARTITION BY m, run ORDER BY t)
                      END
-          FROM joined ORDER BY t, m$q$, data_sql, fill_mode, fill_mode)
+          FROM joined ORDER BY t, m COLLATE "C"$q$, data_sql, fill_mode, fill_mode)
         USING mid, r.range_since, r.range_until, f.series_filter, f.lineage_filter, width;
 END
 $$;
