@@ -82,6 +82,9 @@ conn c_renamed -c "SELECT metrics_ex.remove_job('sleepy')" >/dev/null
 
 conn d_metrics -c "SELECT metrics_ex.add_job('crashy', 'SELECT pg_sleep(600)', '1 second')" >/dev/null
 check "a long job is running" d_metrics "SELECT running_since IS NOT NULL FROM metrics_ex.jobs WHERE job = 'crashy'" 60
+# the test cluster commits asynchronously (synchronous_commit = off): the
+# mark of the running job must reach the WAL on disk before the crash
+conn d_metrics -c "CHECKPOINT" >/dev/null
 runuser -u postgres -- "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
 bash test/cluster.sh start "$dir" "$port"
 check "after a crash its run is recorded as crashed" d_metrics \
