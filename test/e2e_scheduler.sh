@@ -115,6 +115,7 @@ shared_preload_libraries = 'metrics_ex'
 max_worker_processes = 16
 log_min_messages = info
 unix_socket_directories = '$new'
+listen_addresses = ''
 CONF
 if (cd "$new" && runuser -u postgres -- "$bindir/pg_upgrade" -b "$bindir" -B "$bindir" -d "$dir/data" -D "$new/data" \
         -p $((port + 1)) -P $((port + 2)) -s "$new" >"$new/upgrade.out" 2>&1); then
@@ -128,7 +129,9 @@ else
     tap_ok "no metrics_ex worker ran under pg_upgrade"
 fi
 upgraded_at=$(date -u +'%Y-%m-%d %H:%M:%S+00')
-runuser -u postgres -- "$bindir/pg_ctl" -D "$new/data" -o "-p $((port + 2))" -l "$new/server.log" -w start >/dev/null
+# on its socket only (the tests reach it there): no TCP port to find taken
+runuser -u postgres -- "$bindir/pg_ctl" -D "$new/data" -o "-p $((port + 2))" -l "$new/server.log" -w start >/dev/null ||
+    { echo "# the upgraded cluster did not start:"; tail -20 "$new/server.log" | sed 's/^/#   /'; }
 host=$new cport=$((port + 2))
 check "the upgraded cluster runs its jobs" c_renamed \
       "SELECT count(*) > 0 FROM metrics_ex.job_runs WHERE started_at > '$upgraded_at'" 60
