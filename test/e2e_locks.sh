@@ -99,5 +99,19 @@ check "a COPY with samples on 10,000 distinct days is stored" \
 check "without making a partition" \
       "[[ \$(q -c 'SELECT count(*) FROM metrics_ex.partitions()') == $parts ]]" "partitions changed"
 
+# ---- a writer that waited for a day partition being attached ---------------
+# it had routed its sample to the default partition; once maintenance
+# commits, the sample must go to the new day's partition (in the default
+# one, queries of that day would never see it, and a dump would not restore)
+q -c "SELECT metrics_ex.increment('locks_race_total', 1, '{}', '2031-01-04 12:00+00')" >/dev/null
+q -c "BEGIN" -c "SELECT metrics_ex._create_day_partition('2031-01-05 00:00+00')" -c "SELECT pg_sleep(2)" -c "COMMIT" >/dev/null &
+race_pid=$!
+sleep 0.5
+q -c "SELECT metrics_ex.increment('locks_race_total', 1, '{}', '2031-01-05 12:00+00')" >/dev/null
+wait "$race_pid"
+got=$(q -c "SELECT string_agg(tableoid::regclass::text, ',' ORDER BY ts) FROM metrics_ex.samples WHERE ts >= '2031-01-04' AND ts < '2031-01-06'")
+check "a sample that waited for its day's partition to be attached goes into it, not into the default one" \
+    '[[ $got == "metrics_ex.samples_default,metrics_ex.samples_p20310105" ]]' "$got"
+
 psql -qX -d postgres -c "DROP DATABASE $db" >/dev/null
 tap_done

@@ -560,6 +560,20 @@ partition_for(TimestampTz ts)
 						timestamptz_to_str(ts)),
 				 errhint("metrics_ex.samples_default, the partition for samples outside the prepared days, is missing; ALTER EXTENSION metrics_ex UPDATE or reinstall the extension.")));
 	ws->last = open_partition(ws, relid, lower, upper, is_default);
+	if (is_default)
+	{
+		/*
+		 * Opening the default partition waited for maintenance attaching a
+		 * day partition (it locks the default one) and took in its
+		 * invalidations: route again, as PostgreSQL checks the default
+		 * partition's constraint again, so that no sample lands there for
+		 * a day that has its own partition now (queries would not see it).
+		 */
+		Oid			again = route(ws->parent, ts, &lower, &upper, &is_default);
+
+		if (OidIsValid(again) && again != relid)
+			ws->last = open_partition(ws, again, lower, upper, is_default);
+	}
 	return &ws->parts[ws->last];
 }
 
